@@ -1,0 +1,101 @@
+# vncrelayd: make builds build/vncrelayd; see README.md for the rest.
+
+PREFIX		?= /usr/local
+DESTDIR		?=
+BINDIR		 = $(PREFIX)/sbin
+MANDIR		 = $(PREFIX)/share/man
+SHAREDIR	 = $(PREFIX)/share/vncrelayd
+SYSCONFDIR	?= /etc
+
+CC		?= gcc
+PKGS		 = libevent libevent_openssl openssl libconfuse libcap libseccomp jansson
+CPPFLAGS_BASE	 = -D_GNU_SOURCE -Icommon -DVNCRELAYD_WEBROOT='"$(SHAREDIR)/www"'
+CFLAGS_BASE	 = -std=gnu11 -Wall -Wextra -Werror -g -fstack-protector-strong \
+		   -D_FORTIFY_SOURCE=2 -fPIE
+LDFLAGS_BASE	 = -pie -Wl,-z,relro,-z,now
+LIBS		 = -levent_openssl -levent -lssl -lcrypto -lconfuse -lcap \
+		   -lseccomp -ljansson
+
+ifeq ($(SANITIZE),1)
+SANFLAGS	 = -fsanitize=address,undefined -fno-omit-frame-pointer
+endif
+
+MASTER_SRCS	 = master/main.c master/parse.c master/child.c master/listen.c
+AUTHD_SRCS	 = authd/authd.c authd/connect.c
+WORKER_SRCS	 = worker/worker.c worker/server.c worker/static.c \
+		   worker/route.c worker/session.c worker/tls.c \
+		   worker/ws.c worker/http.c
+COMMON_SRCS	 = common/log.c common/ipc.c common/conf.c common/util.c \
+		   common/sandbox.c common/proc.c
+SRCS		 = $(MASTER_SRCS) $(AUTHD_SRCS) $(WORKER_SRCS) $(COMMON_SRCS)
+HDRS		 = $(wildcard common/*.h master/*.h authd/*.h worker/*.h)
+
+REL_OBJS	 = $(SRCS:%.c=build/obj/%.o)
+DBG_OBJS	 = $(SRCS:%.c=build/debug/obj/%.o)
+
+all: build/vncrelayd www
+
+debug: build/debug/vncrelayd www
+
+build/vncrelayd: $(REL_OBJS)
+	$(CC) $(LDFLAGS_BASE) $(SANFLAGS) -o $@ $(REL_OBJS) $(LIBS)
+
+build/debug/vncrelayd: $(DBG_OBJS)
+	$(CC) $(LDFLAGS_BASE) $(SANFLAGS) -o $@ $(DBG_OBJS) $(LIBS)
+
+# Each process directory sees common/ and itself, nothing else.
+build/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_BASE) -I$(dir $<) $(CFLAGS_BASE) -O2 $(SANFLAGS) -c -o $@ $<
+
+build/debug/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_BASE) -DVNCRELAYD_DEBUG -I$(dir $<) $(CFLAGS_BASE) -O1 $(SANFLAGS) -c -o $@ $<
+
+include share/novnc/Makefile.inc
+
+# Debian packages the build, the tests and the demo need.
+DEB_BUILD	 = build-essential pkg-config libevent-dev libssl-dev \
+		   libconfuse-dev libcap-dev libseccomp-dev libjansson-dev \
+		   mandoc nodejs npm
+DEB_TEST	 = python3 python3-websockets python3-jwt python3-cryptography \
+		   tigervnc-standalone-server qemu-system-x86 chromium \
+		   websockify socat openssl curl procps iproute2 util-linux \
+		   clang libclang-rt-14-dev x11-xserver-utils
+
+deps:
+	@missing=""; for p in $(DEB_BUILD) $(DEB_TEST); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		    grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	@id _vncrelayd >/dev/null 2>&1 || useradd --system --no-create-home \
+	    --home-dir /nonexistent --shell /usr/sbin/nologin _vncrelayd
+
+regress: deps all debug
+	/usr/bin/python3 regress/run
+
+demo: deps all
+	sh etc/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SHAREDIR)/www \
+	    $(DESTDIR)$(SHAREDIR)/examples
+	install -m 0755 build/vncrelayd $(DESTDIR)$(BINDIR)/vncrelayd
+	cp -R $(WWW_DIR)/. $(DESTDIR)$(SHAREDIR)/www/
+	-install -m 0644 man/vncrelayd.8 $(DESTDIR)$(MANDIR)/man8/
+	-install -m 0644 man/vncrelayd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	-install -m 0644 etc/vncrelayd.conf $(DESTDIR)$(SHAREDIR)/examples/
+	@if [ -z "$(DESTDIR)" ] && ! id _vncrelayd >/dev/null 2>&1; then \
+		useradd --system --no-create-home --home-dir /nonexistent \
+		    --shell /usr/sbin/nologin _vncrelayd; fi
+
+clean:
+	rm -rf build
+
+.PHONY: all debug deps regress demo install clean www

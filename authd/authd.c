@@ -1,0 +1,246 @@
+/*
+ * authd: the only process that holds secrets, and the only one that
+ * decides.  Each worker asks over its own channel; the answer carries a
+ * verdict and, when allowed, a connected upstream socket.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "authd.h"
+#include "log.h"
+#include "proc.h"
+
+struct wchan	 wchans[MAX_WORKERS];
+
+static void	authd_apply(struct conf *, struct conf *);
+static int	authd_dispatch_master(struct ipc_msg *);
+
+static const struct proc authd_proc = {
+	.title = "authd",
+	.type = PROC_AUTHD,
+	.apply = authd_apply,
+	.dispatch_master = authd_dispatch_master,
+};
+
+static void
+authd_apply(struct conf *nc, struct conf *old)
+{
+	(void)nc;
+	(void)old;
+}
+
+/* Sends the verdict, with the upstream socket when there is one. */
+void
+authd_reply(struct pending *p, enum err_code code)
+{
+	struct wchan	*w = &wchans[p->worker];
+	int		 fd = -1;
+
+	p->resp.reqid = p->req.reqid;
+	p->resp.session = p->req.session;
+	p->resp.code = code;
+	if (code == ERR_NONE) {
+		fd = p->fd;
+		p->fd = -1;
+	} else if (p->fd != -1) {
+		close(p->fd);
+		p->fd = -1;
+	}
+	log_info("decision worker=%d session=%u client=%s route=%d target=%s "
+	    "user=%s jti=%s result=%s", p->worker, p->req.session,
+	    p->resp.client, p->req.route_id, p->resp.target,
+	    p->resp.user[0] ? p->resp.user : "-",
+	    p->resp.jti_hash[0] ? p->resp.jti_hash : "-", err_name(code));
+	if (w->ipc != NULL && ipc_send(w->ipc, IMSG_AUTH_RESP, 0, fd, &p->resp,
+	    sizeof(p->resp)) == -1)
+		log_warn("reply to worker%d", p->worker);
+	else if (w->ipc == NULL && fd != -1)
+		close(fd);
+	explicit_bzero(&p->resp, sizeof(p->resp));
+	free(p);
+}
+
+static void
+authd_connect_inet(struct pending *p, const char *host, uint16_t port)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t		 len;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		len = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		len = sizeof(*sin6);
+	} else {
+		authd_reply(p, ERR_VM_NOT_FOUND);
+		return;
+	}
+	connect_start(p, (struct sockaddr *)&ss, len,
+	    ps->conf->g.connect_timeout);
+}
+
+static void
+authd_decide_tcp(struct pending *p, struct route *r)
+{
+	struct target	*t;
+
+	if (r->c.backend == BACKEND_NETWORK) {
+		if (!addr_in_nets(p->req.target, r->c.nets, r->c.nnets)) {
+			log_info("address %s is outside the networks of route "
+			    "%s", p->req.target, r->c.pattern);
+			authd_reply(p, ERR_UNAUTHORIZED);
+			return;
+		}
+		authd_connect_inet(p, p->req.target, r->c.port);
+		return;
+	}
+	if ((t = conf_target_find(ps->conf, p->req.target)) == NULL) {
+		authd_reply(p, ERR_VM_NOT_FOUND);
+		return;
+	}
+	if (t->c.socket[0] != '\0') {
+		/* Not reachable from authd's empty root: the master connects. */
+		authd_reply(p, ERR_NO_CONSOLE_AVAILABLE);
+		return;
+	}
+	authd_connect_inet(p, t->c.host, t->c.port);
+}
+
+static void
+authd_decide(struct pending *p)
+{
+	struct route	*r;
+
+	strlcpy_(p->resp.client, p->req.peer, sizeof(p->resp.client));
+	strlcpy_(p->resp.target, p->req.target, sizeof(p->resp.target));
+	p->resp.upstream = UPSTREAM_TCP;
+	if ((r = conf_route_find(ps->conf, p->req.route_id)) == NULL) {
+		authd_reply(p, ERR_INTERNAL_ERROR);
+		return;
+	}
+	if (r->c.auth != AUTH_NONE) {
+		authd_reply(p, ERR_INVALID_TOKEN);
+		return;
+	}
+	switch (r->c.backend) {
+	case BACKEND_TCP:
+	case BACKEND_NETWORK:
+		authd_decide_tcp(p, r);
+		break;
+	default:
+		authd_reply(p, ERR_NO_CONSOLE_AVAILABLE);
+		break;
+	}
+}
+
+static int
+auth_req_ok(const struct auth_req *q)
+{
+#define S(x)	ipc_str_ok((x), sizeof(x))
+	return S(q->peer) && S(q->xff) && S(q->xfproto) && S(q->host) &&
+	    S(q->origin) && S(q->target) && S(q->ns) && S(q->token);
+#undef S
+}
+
+/* A worker broke the protocol: the master ends it, and it is restarted. */
+static int
+authd_worker_bad(struct wchan *w, struct ipc_msg *m)
+{
+	log_warnx("worker%d: malformed message type %u length %u: ending it",
+	    w->id, m->hdr.type, m->hdr.len);
+	ipc_send(ps->master, IMSG_WORKER_BAD, w->id, -1, NULL, 0);
+	return -1;
+}
+
+static int
+authd_dispatch_worker(struct ipc *ipc, struct ipc_msg *m, void *arg)
+{
+	struct wchan	*w = arg;
+	struct pending	*p;
+	struct session_end se;
+
+	(void)ipc;
+	if (m->fd != -1)
+		return authd_worker_bad(w, m);
+	switch (m->hdr.type) {
+	case IMSG_AUTH_REQ:
+		if ((p = calloc(1, sizeof(*p))) == NULL)
+			fatal("calloc");
+		p->fd = -1;
+		p->worker = w->id;
+		if (ipc_get(m, &p->req, sizeof(p->req)) == -1 ||
+		    !auth_req_ok(&p->req)) {
+			free(p);
+			return authd_worker_bad(w, m);
+		}
+		authd_decide(p);
+		return 0;
+	case IMSG_SESSION_END:
+		if (ipc_get(m, &se, sizeof(se)) == -1)
+			return authd_worker_bad(w, m);
+		return 0;
+	default:
+		return authd_worker_bad(w, m);
+	}
+}
+
+static void
+authd_worker_closed(struct ipc *ipc, void *arg)
+{
+	struct wchan	*w = arg;
+
+	(void)ipc;
+	log_debug("worker%d channel closed", w->id);
+	connect_cancel_worker(w->id);
+	ipc_free(w->ipc);
+	w->ipc = NULL;
+}
+
+static int
+authd_dispatch_master(struct ipc_msg *m)
+{
+	struct wchan	*w;
+
+	switch (m->hdr.type) {
+	case IMSG_AUTHD_CHANNEL:
+		if (m->fd == -1 || m->hdr.peerid >= MAX_WORKERS)
+			return -1;
+		w = &wchans[m->hdr.peerid];
+		if (w->ipc != NULL)
+			authd_worker_closed(w->ipc, w);
+		w->id = m->hdr.peerid;
+		w->ipc = ipc_new(ps->base, m->fd, w->id, authd_dispatch_worker,
+		    authd_worker_closed, w);
+		m->fd = -1;
+		return 0;
+	case IMSG_SHUTDOWN:
+		log_debug("shutting down");
+		exit(0);
+	default:
+		log_warnx("unexpected message %u from the master", m->hdr.type);
+		return 0;
+	}
+}
+
+int
+authd_main(int id, int verbose)
+{
+	proc_start(&authd_proc, id, verbose);
+	proc_run();
+	return 0;
+}

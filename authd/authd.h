@@ -1,0 +1,39 @@
+/*
+ * authd: holds every secret and decides every console request.
+ */
+#ifndef AUTHD_H
+#define AUTHD_H
+
+#include <sys/queue.h>
+#include <event2/event.h>
+
+#include "conf.h"
+#include "ipc.h"
+
+struct wchan {
+	int			 id;
+	struct ipc		*ipc;
+};
+
+/* One request between the worker's question and authd's answer. */
+struct pending {
+	TAILQ_ENTRY(pending)	 entry;
+	int			 worker;
+	struct auth_req		 req;
+	struct auth_resp	 resp;
+	int			 fd;
+	struct event		*ev;
+};
+
+TAILQ_HEAD(pendings, pending);
+
+/* authd.c */
+void	authd_reply(struct pending *, enum err_code);
+extern struct wchan	 wchans[MAX_WORKERS];
+
+/* connect.c */
+void	connect_start(struct pending *, const struct sockaddr *, socklen_t,
+	    int);
+void	connect_cancel_worker(int);
+
+#endif

@@ -1,0 +1,110 @@
+/*
+ * Upstream connections.  authd connects so that the workers never can: a
+ * worker holds only the descriptors authd approved.  Connects are
+ * non-blocking with a timeout, so a dead console never stalls a decision
+ * for another.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "authd.h"
+#include "log.h"
+#include "proc.h"
+
+static struct pendings	 connecting = TAILQ_HEAD_INITIALIZER(connecting);
+
+static void
+connect_done(struct pending *p, int error)
+{
+	TAILQ_REMOVE(&connecting, p, entry);
+	event_free(p->ev);
+	p->ev = NULL;
+	if (error) {
+		log_info("connect to %s failed: %s", p->resp.target,
+		    error == ETIMEDOUT ? "timed out" : strerror(error));
+		close(p->fd);
+		p->fd = -1;
+		authd_reply(p, ERR_CONNECTION_FAILED);
+		return;
+	}
+	authd_reply(p, ERR_NONE);
+}
+
+static void
+connect_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pending	*p = arg;
+	int		 error = 0;
+	socklen_t	 len = sizeof(error);
+
+	if (what & EV_TIMEOUT) {
+		connect_done(p, ETIMEDOUT);
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == -1)
+		error = errno;
+	connect_done(p, error);
+}
+
+void
+connect_start(struct pending *p, const struct sockaddr *sa, socklen_t salen,
+    int timeout)
+{
+	struct timeval	 tv = { timeout, 0 };
+	int		 on = 1;
+
+	p->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (p->fd == -1) {
+		log_warn("socket");
+		authd_reply(p, ERR_INTERNAL_ERROR);
+		return;
+	}
+	if (sa->sa_family != AF_UNIX)
+		setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if (connect(p->fd, sa, salen) == 0) {
+		authd_reply(p, ERR_NONE);
+		return;
+	}
+	if (errno != EINPROGRESS && errno != EAGAIN) {
+		log_info("connect to %s failed: %s", p->resp.target,
+		    strerror(errno));
+		close(p->fd);
+		p->fd = -1;
+		authd_reply(p, ERR_CONNECTION_FAILED);
+		return;
+	}
+	p->ev = event_new(ps->base, p->fd, EV_WRITE, connect_cb, p);
+	if (p->ev == NULL) {
+		close(p->fd);
+		p->fd = -1;
+		authd_reply(p, ERR_INTERNAL_ERROR);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&connecting, p, entry);
+	event_add(p->ev, &tv);
+}
+
+/* The worker is gone: nobody will take these sockets. */
+void
+connect_cancel_worker(int worker)
+{
+	struct pending	*p, *next;
+
+	for (p = TAILQ_FIRST(&connecting); p; p = next) {
+		next = TAILQ_NEXT(p, entry);
+		if (p->worker != worker)
+			continue;
+		TAILQ_REMOVE(&connecting, p, entry);
+		event_free(p->ev);
+		close(p->fd);
+		free(p);
+	}
+}

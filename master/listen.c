@@ -1,0 +1,87 @@
+/*
+ * Binding the listeners.  Only the master can: it stays root for this.
+ * On reload a listener whose address is unchanged keeps its socket, so no
+ * connection waiting in its queue is lost.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "master.h"
+
+#define LISTEN_BACKLOG	4096
+
+static int
+listen_bind(struct listener *l)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	int			 fd, on = 1;
+
+	if (listen_parse(l->c.addr, &ss, &len) == -1) {
+		log_warnx("invalid listen address %s", l->c.addr);
+		return -1;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_warn("socket for %s", l->c.addr);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	/* The request head arrives with the first data, not before. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    listen(fd, LISTEN_BACKLOG) == -1) {
+		log_warn("cannot listen on %s", l->c.addr);
+		close(fd);
+		return -1;
+	}
+	l->fd = fd;
+	log_info("listening on %s", l->c.addr);
+	return 0;
+}
+
+static struct listener *
+listen_find(struct conf *c, const char *addr)
+{
+	struct listener	*l;
+
+	if (c == NULL)
+		return NULL;
+	TAILQ_FOREACH(l, &c->listeners, entry)
+		if (strcmp(l->c.addr, addr) == 0 && l->fd != -1)
+			return l;
+	return NULL;
+}
+
+/* Opens nc's listeners, reusing old's sockets where the address stays. */
+int
+listen_open(struct conf *nc, struct conf *old)
+{
+	struct listener	*l, *o;
+
+	TAILQ_FOREACH(l, &nc->listeners, entry) {
+		if ((o = listen_find(old, l->c.addr)) != NULL) {
+			if ((l->fd = fcntl(o->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+				log_warn("dup listener %s", l->c.addr);
+				return -1;
+			}
+			continue;
+		}
+		if (listen_bind(l) == -1) {
+			log_warnx("reload failed: cannot listen on %s",
+			    l->c.addr);
+			return -1;
+		}
+	}
+	return 0;
+}

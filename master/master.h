@@ -1,0 +1,68 @@
+/*
+ * The master: configuration, listeners, children, reload, control.
+ */
+#ifndef MASTER_H
+#define MASTER_H
+
+#include <sys/time.h>
+#include <event2/event.h>
+
+#include "conf.h"
+#include "ipc.h"
+
+struct child {
+	enum proc_type		 type;
+	int			 id;		/* worker slot, -1 for authd */
+	char			 name[16];
+	pid_t			 pid;
+	struct ipc		*ipc;
+	uint32_t		 gen;		/* configuration it runs */
+	uint32_t		 gen_sent;	/* configuration it was sent */
+	int			 ready;
+	int			 retiring;	/* asked to stop; not restarted */
+	int			 crashes;
+	struct timeval		 started;
+	struct event		*ev_restart;
+	struct worker_stats	 stats;
+	uint64_t		 restarts;
+};
+
+struct master {
+	struct event_base	*base;
+	struct conf		*conf;
+	struct conf		*pending;
+	const char		*conffile;
+	char			 self[4096];
+	int			 foreground;
+	int			 verbose;
+	int			 shutting_down;
+	int			 nworkers;	/* slots in use */
+	int			 waiting;	/* acks for pending */
+	struct child		 authd;
+	struct child		 workers[MAX_WORKERS];
+	struct event		*ev_reload_timeout;
+	struct event		*ev_kill;
+	struct timeval		 boot;
+};
+
+extern struct master	*master;
+
+/* parse.c */
+struct conf	*parse_config(const char *, int);
+const char	*parse_lasterror(void);
+
+/* child.c */
+void		 child_spawn(struct child *);
+void		 child_reap(void);
+void		 child_channel(struct child *);
+void		 child_send_conf(struct child *, struct conf *);
+int		 child_alive(struct child *);
+void		 master_dispatch_ack(struct child *, uint32_t);
+
+/* listen.c */
+int		 listen_open(struct conf *, struct conf *);
+
+/* main.c */
+void		 master_maybe_exit(void);
+
+#endif

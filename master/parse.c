@@ -1,0 +1,664 @@
+/*
+ * Reading vncrelayd.conf with libconfuse.  Values are checked where they
+ * are read, so an error names the line it is on; a section that is
+ * incomplete is reported at its closing brace.  Secrets named by the file
+ * (key files, password files) are read here, by the master, and travel to
+ * authd only.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <confuse.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "master.h"
+
+static char	 parse_error[1024];
+
+static void
+parse_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	char	 msg[768];
+
+	/* Only the first error counts; later ones are consequences. */
+	if (parse_error[0] != '\0')
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (cfg && cfg->filename && cfg->line > 0)
+		snprintf(parse_error, sizeof(parse_error), "%s:%d: %s",
+		    cfg->filename, cfg->line, msg);
+	else if (cfg && cfg->filename)
+		snprintf(parse_error, sizeof(parse_error), "%s: %s",
+		    cfg->filename, msg);
+	else
+		snprintf(parse_error, sizeof(parse_error), "%s", msg);
+}
+
+/* Value callbacks run as the value is read: cfg->line is its line. */
+static int
+cb_listen_title(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	cfg_t			*sec;
+
+	sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+	if (listen_parse(cfg_title(sec), &ss, &len) == -1) {
+		cfg_error(cfg, "invalid listen address \"%s\" (want "
+		    "ADDRESS:PORT or [V6ADDRESS]:PORT)", cfg_title(sec));
+		return -1;
+	}
+	if (cfg_getbool(sec, "tls") && (cfg_getstr(sec, "certificate") == NULL
+	    || cfg_getstr(sec, "key") == NULL)) {
+		cfg_error(cfg, "listen %s: tls needs certificate and key",
+		    cfg_title(sec));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cb_cidr(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	struct cidr	 c;
+
+	(void)opt;
+	if (cidr_parse(value, &c) == -1) {
+		cfg_error(cfg, "invalid network \"%s\"", value);
+		return -1;
+	}
+	*(const char **)result = value;
+	return 0;
+}
+
+static int
+cb_enum(cfg_t *cfg, const char *what, const char *value,
+    const char *const *names)
+{
+	int	 i;
+
+	for (i = 0; names[i]; i++)
+		if (strcmp(value, names[i]) == 0)
+			return i;
+	cfg_error(cfg, "invalid %s \"%s\"", what, value);
+	return -1;
+}
+
+static const char *const backend_names[] = { "tcp", "prism", "kubevirt", NULL };
+static const char *const auth_names[] = { "token", "none", NULL };
+static const char *const errors_names[] = { "http", "json", "reason", NULL };
+static const char *const alg_names[] = { "HS256", "EdDSA", NULL };
+static const char *const type_names[] = { "vnc", "spice", NULL };
+
+#define ENUM_CB(fn, what, names)					\
+static int								\
+fn(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)	\
+{									\
+	(void)opt;							\
+	if (cb_enum(cfg, what, value, names) == -1)			\
+		return -1;						\
+	*(const char **)result = value;					\
+	return 0;							\
+}
+ENUM_CB(cb_backend, "backend", backend_names)
+ENUM_CB(cb_auth, "auth mode", auth_names)
+ENUM_CB(cb_errors, "error style", errors_names)
+ENUM_CB(cb_alg, "algorithm", alg_names)
+ENUM_CB(cb_type, "console type", type_names)
+
+static int
+cb_port(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	char	*end;
+	long	 v;
+
+	(void)opt;
+	errno = 0;
+	v = strtol(value, &end, 0);
+	if (*value == '\0' || *end != '\0' || errno || v < 1 || v > 65535) {
+		cfg_error(cfg, "invalid port \"%s\"", value);
+		return -1;
+	}
+	*(long *)result = v;
+	return 0;
+}
+
+static int
+cb_positive(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(value, &end, 0);
+	if (*value == '\0' || *end != '\0' || errno || v < 0 || v > INT_MAX) {
+		cfg_error(cfg, "invalid value \"%s\" for %s (want a number "
+		    "from 0 to %d)", value, opt->name, INT_MAX);
+		return -1;
+	}
+	*(long *)result = v;
+	return 0;
+}
+
+static int
+cb_pattern(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_t	*sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+	char	 why[128];
+
+	if (pattern_valid(cfg_title(sec), why, sizeof(why)) == -1) {
+		cfg_error(cfg, "route \"%s\": %s", cfg_title(sec), why);
+		return -1;
+	}
+	if (strlen(cfg_title(sec)) >= PATTERN_LEN) {
+		cfg_error(cfg, "route pattern too long");
+		return -1;
+	}
+	if (strstr(cfg_title(sec), "{ip}") && cfg_size(sec, "networks") == 0) {
+		cfg_error(cfg, "route \"%s\": {ip} needs a networks list",
+		    cfg_title(sec));
+		return -1;
+	}
+	if (strcmp(cfg_getstr(sec, "backend"), "tcp") != 0) {
+		cfg_error(cfg, "route \"%s\": backend %s is not supported by "
+		    "this build yet", cfg_title(sec), cfg_getstr(sec, "backend"));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cb_target(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_t	*sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+	int	 host = cfg_getstr(sec, "host") != NULL;
+	int	 sock = cfg_getstr(sec, "socket") != NULL;
+
+	if (host == sock) {
+		cfg_error(cfg, "target \"%s\" needs exactly one of host and "
+		    "socket", cfg_title(sec));
+		return -1;
+	}
+	if (strlen(cfg_title(sec)) >= NAME_LEN) {
+		cfg_error(cfg, "target name too long");
+		return -1;
+	}
+	return 0;
+}
+
+#define INT_OPT(name, def)	CFG_INT_CB(name, def, CFGF_NONE, cb_positive)
+
+static cfg_opt_t listen_opts[] = {
+	CFG_BOOL("tls", cfg_false, CFGF_NONE),
+	CFG_STR("certificate", NULL, CFGF_NODEFAULT),
+	CFG_STR("key", NULL, CFGF_NODEFAULT),
+	CFG_STR("ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256:"
+	    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+	    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
+	    "ECDHE-RSA-CHACHA20-POLY1305", CFGF_NONE),
+	CFG_STR("ciphersuites", "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+	    "TLS_CHACHA20_POLY1305_SHA256", CFGF_NONE),
+	CFG_STR("curves", "X25519:P-256:P-384", CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t target_opts[] = {
+	CFG_STR("host", NULL, CFGF_NODEFAULT),
+	CFG_INT_CB("port", 5900, CFGF_NONE, cb_port),
+	CFG_STR("socket", NULL, CFGF_NODEFAULT),
+	CFG_STR_CB("type", "vnc", CFGF_NONE, cb_type),
+	CFG_END()
+};
+
+static cfg_opt_t route_opts[] = {
+	CFG_STR_CB("backend", "tcp", CFGF_NONE, cb_backend),
+	CFG_STR_CB("auth", "token", CFGF_NONE, cb_auth),
+	CFG_STR_CB("errors", "http", CFGF_NONE, cb_errors),
+	CFG_STR_LIST_CB("networks", "{}", CFGF_NONE, cb_cidr),
+	CFG_INT_CB("port", 5900, CFGF_NONE, cb_port),
+	CFG_STR("upstream", "", CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t key_opts[] = {
+	CFG_STR_CB("algorithm", "HS256", CFGF_NONE, cb_alg),
+	CFG_STR("file", NULL, CFGF_NODEFAULT),
+	CFG_END()
+};
+
+static cfg_opt_t apikey_opts[] = {
+	CFG_STR("sha256", NULL, CFGF_NODEFAULT),
+	CFG_END()
+};
+
+static cfg_opt_t global_opts[] = {
+	CFG_STR("user", VNCRELAYD_USER, CFGF_NONE),
+	INT_OPT("prefork", 0),
+	CFG_STR("webroot", VNCRELAYD_WEBROOT, CFGF_NONE),
+	CFG_STR("authd-root", VNCRELAYD_AUTHD_ROOT, CFGF_NONE),
+	CFG_STR("control-socket", VNCRELAYD_SOCKET, CFGF_NONE),
+	CFG_STR("control-group", "", CFGF_NONE),
+	CFG_STR("path-prefix", "", CFGF_NONE),
+	INT_OPT("drain-timeout", 10),
+	INT_OPT("head-timeout", 10),
+	INT_OPT("connect-timeout", 5),
+	INT_OPT("idle-timeout", 600),
+	INT_OPT("session-timeout", 0),
+	INT_OPT("heartbeat", 30),
+	INT_OPT("max-head-size", 8192),
+	INT_OPT("max-headers", 64),
+	INT_OPT("max-frame-size", 1048576),
+	INT_OPT("buffer-size", 262144),
+	INT_OPT("max-sessions", 100),
+	INT_OPT("max-sessions-per-target", 5),
+	INT_OPT("max-sessions-per-client", 0),
+	INT_OPT("max-sessions-per-token", 0),
+	INT_OPT("handshake-rate", 0),
+	INT_OPT("clock-skew", 30),
+	INT_OPT("max-token-lifetime", 86400),
+	INT_OPT("token-ttl", 300),
+	CFG_STR_LIST("allowed-origins", "{}", CFGF_NONE),
+	CFG_STR_LIST_CB("trusted-proxies", "{}", CFGF_NONE, cb_cidr),
+#ifdef VNCRELAYD_DEBUG
+	CFG_BOOL("debug-triggers", cfg_false, CFGF_NONE),
+#endif
+	CFG_SEC("listen", listen_opts, CFGF_MULTI | CFGF_TITLE |
+	    CFGF_NO_TITLE_DUPES),
+	CFG_SEC("target", target_opts, CFGF_MULTI | CFGF_TITLE |
+	    CFGF_NO_TITLE_DUPES),
+	CFG_SEC("route", route_opts, CFGF_MULTI | CFGF_TITLE |
+	    CFGF_NO_TITLE_DUPES),
+	CFG_SEC("key", key_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_SEC("api-key", apikey_opts, CFGF_MULTI | CFGF_TITLE |
+	    CFGF_NO_TITLE_DUPES),
+	CFG_END()
+};
+
+static int
+parse_fail(const char *file, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[768];
+
+	if (parse_error[0] != '\0')
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(parse_error, sizeof(parse_error), "%s: %s", file, msg);
+	return -1;
+}
+
+/*
+ * Reads a secret file.  It must belong to root (or to us) and be readable
+ * by nobody else: a secret that any local user can read is no secret.
+ */
+static int
+read_secret(const char *conffile, const char *path, uint8_t **out,
+    size_t *len)
+{
+	struct stat	 st;
+	int		 fd;
+	ssize_t		 n;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return parse_fail(conffile, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > BLOB_MAXLEN) {
+		close(fd);
+		return parse_fail(conffile, "%s: not a regular file of at most "
+		    "%d bytes", path, BLOB_MAXLEN);
+	}
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) ||
+	    (st.st_uid != 0 && st.st_uid != geteuid())) {
+		close(fd);
+		return parse_fail(conffile, "%s: must be owned by root and not "
+		    "readable by group or others (mode 0600)", path);
+	}
+	if ((*out = malloc(st.st_size + 1)) == NULL) {
+		close(fd);
+		return parse_fail(conffile, "out of memory");
+	}
+	n = read(fd, *out, st.st_size);
+	close(fd);
+	if (n != st.st_size) {
+		free(*out);
+		return parse_fail(conffile, "%s: short read", path);
+	}
+	*len = n;
+	return 0;
+}
+
+static int
+read_public(const char *conffile, const char *path, uint8_t **out,
+    size_t *len)
+{
+	struct stat	 st;
+	int		 fd;
+	ssize_t		 n;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return parse_fail(conffile, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > BLOB_MAXLEN || (*out = malloc(st.st_size + 1)) ==
+	    NULL) {
+		close(fd);
+		return parse_fail(conffile, "%s: not a regular file of at most "
+		    "%d bytes", path, BLOB_MAXLEN);
+	}
+	n = read(fd, *out, st.st_size);
+	close(fd);
+	if (n != st.st_size) {
+		free(*out);
+		return parse_fail(conffile, "%s: short read", path);
+	}
+	*len = n;
+	return 0;
+}
+
+static int
+add_file_blob(struct conf *c, const char *file, const char *path,
+    enum blob_kind kind, int id, const char *name, int secret)
+{
+	uint8_t	*data = NULL;
+	size_t	 len = 0;
+	int	 rv;
+
+	rv = secret ? read_secret(file, path, &data, &len) :
+	    read_public(file, path, &data, &len);
+	if (rv == -1)
+		return -1;
+	if (conf_blob_add(c, kind, id, name, data, len) == NULL)
+		rv = parse_fail(file, "out of memory");
+	explicit_bzero(data, len);
+	free(data);
+	return rv;
+}
+
+#define COPY(dst, src, what) do {					\
+	if (strlcpy_((dst), (src), sizeof(dst)) >= sizeof(dst))		\
+		return parse_fail(file, "%s too long: %s", (what), (src));	\
+} while (0)
+
+static int
+parse_global(struct conf *c, cfg_t *cfg, const char *file)
+{
+	struct conf_global	*g = &c->g;
+	unsigned int		 i;
+	long			 ncpu;
+
+	COPY(g->user, cfg_getstr(cfg, "user"), "user");
+	COPY(g->webroot, cfg_getstr(cfg, "webroot"), "webroot");
+	COPY(g->authd_root, cfg_getstr(cfg, "authd-root"), "authd-root");
+	COPY(g->control_socket, cfg_getstr(cfg, "control-socket"),
+	    "control-socket");
+	COPY(g->control_group, cfg_getstr(cfg, "control-group"),
+	    "control-group");
+	COPY(g->path_prefix, cfg_getstr(cfg, "path-prefix"), "path-prefix");
+	g->prefork = cfg_getint(cfg, "prefork");
+	if (g->prefork == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		g->prefork = ncpu < 1 ? 1 : ncpu > MAX_WORKERS ? MAX_WORKERS :
+		    ncpu;
+	}
+	if (g->prefork > MAX_WORKERS)
+		return parse_fail(file, "prefork %d is over the limit of %d",
+		    g->prefork, MAX_WORKERS);
+	g->drain_timeout = cfg_getint(cfg, "drain-timeout");
+	g->head_timeout = cfg_getint(cfg, "head-timeout");
+	g->connect_timeout = cfg_getint(cfg, "connect-timeout");
+	g->idle_timeout = cfg_getint(cfg, "idle-timeout");
+	g->session_timeout = cfg_getint(cfg, "session-timeout");
+	g->heartbeat = cfg_getint(cfg, "heartbeat");
+	g->max_head_size = cfg_getint(cfg, "max-head-size");
+	g->max_headers = cfg_getint(cfg, "max-headers");
+	g->max_frame_size = cfg_getint(cfg, "max-frame-size");
+	g->buffer_size = cfg_getint(cfg, "buffer-size");
+	g->max_sessions = cfg_getint(cfg, "max-sessions");
+	g->max_sessions_per_target = cfg_getint(cfg, "max-sessions-per-target");
+	g->max_sessions_per_client = cfg_getint(cfg, "max-sessions-per-client");
+	g->max_sessions_per_token = cfg_getint(cfg, "max-sessions-per-token");
+	g->handshake_rate = cfg_getint(cfg, "handshake-rate");
+	g->clock_skew = cfg_getint(cfg, "clock-skew");
+	g->max_token_lifetime = cfg_getint(cfg, "max-token-lifetime");
+	g->token_ttl = cfg_getint(cfg, "token-ttl");
+	if (g->max_head_size < 512 || g->max_head_size > 65536)
+		return parse_fail(file, "max-head-size must be 512 to 65536");
+	if (g->max_headers < 4 || g->max_headers > 128)
+		return parse_fail(file, "max-headers must be 4 to 128");
+	if (g->head_timeout < 1 || g->connect_timeout < 1)
+		return parse_fail(file, "head-timeout and connect-timeout must "
+		    "be at least 1");
+	if (g->buffer_size < 4096 || g->max_frame_size < 125)
+		return parse_fail(file, "buffer-size must be at least 4096 and "
+		    "max-frame-size at least 125");
+	if (cfg_size(cfg, "allowed-origins") > MAX_ORIGINS)
+		return parse_fail(file, "more than %d allowed-origins",
+		    MAX_ORIGINS);
+	for (i = 0; i < cfg_size(cfg, "allowed-origins"); i++)
+		COPY(g->origins[g->norigins++], cfg_getnstr(cfg,
+		    "allowed-origins", i), "origin");
+	if (cfg_size(cfg, "trusted-proxies") > MAX_NETWORKS)
+		return parse_fail(file, "more than %d trusted-proxies",
+		    MAX_NETWORKS);
+	for (i = 0; i < cfg_size(cfg, "trusted-proxies"); i++)
+		cidr_parse(cfg_getnstr(cfg, "trusted-proxies", i),
+		    &g->trusted[g->ntrusted++]);
+#ifdef VNCRELAYD_DEBUG
+	g->debug_triggers = cfg_getbool(cfg, "debug-triggers");
+#endif
+	return 0;
+}
+
+static int
+parse_listen(struct conf *c, cfg_t *sec, int id, const char *file)
+{
+	struct listener	*l;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return parse_fail(file, "out of memory");
+	l->fd = -1;
+	l->c.id = id;
+	TAILQ_INSERT_TAIL(&c->listeners, l, entry);
+	COPY(l->c.addr, cfg_title(sec), "listen address");
+	COPY(l->c.ciphers, cfg_getstr(sec, "ciphers"), "ciphers");
+	COPY(l->c.ciphersuites, cfg_getstr(sec, "ciphersuites"),
+	    "ciphersuites");
+	COPY(l->c.curves, cfg_getstr(sec, "curves"), "curves");
+	l->c.tls = cfg_getbool(sec, "tls");
+	if (!l->c.tls)
+		return 0;
+	if (add_file_blob(c, file, cfg_getstr(sec, "certificate"),
+	    BLOB_TLS_CERT, id, NULL, 0) == -1)
+		return -1;
+	return add_file_blob(c, file, cfg_getstr(sec, "key"), BLOB_TLS_KEY,
+	    id, NULL, 1);
+}
+
+static int
+parse_target(struct conf *c, cfg_t *sec, const char *file)
+{
+	struct target	*t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return parse_fail(file, "out of memory");
+	TAILQ_INSERT_TAIL(&c->targets, t, entry);
+	COPY(t->c.name, cfg_title(sec), "target name");
+	if (cfg_getstr(sec, "host"))
+		COPY(t->c.host, cfg_getstr(sec, "host"), "host");
+	if (cfg_getstr(sec, "socket"))
+		COPY(t->c.socket, cfg_getstr(sec, "socket"), "socket path");
+	COPY(t->c.type, cfg_getstr(sec, "type"), "type");
+	t->c.port = cfg_getint(sec, "port");
+	return 0;
+}
+
+static int
+parse_route(struct conf *c, cfg_t *sec, int id, const char *file)
+{
+	struct route	*r;
+	unsigned int	 i;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return parse_fail(file, "out of memory");
+	TAILQ_INSERT_TAIL(&c->routes, r, entry);
+	r->c.id = id;
+	COPY(r->c.pattern, cfg_title(sec), "route pattern");
+	COPY(r->c.upstream, cfg_getstr(sec, "upstream"), "upstream");
+	r->c.auth = cb_enum(sec, "auth", cfg_getstr(sec, "auth"), auth_names);
+	r->c.errors = cb_enum(sec, "errors", cfg_getstr(sec, "errors"),
+	    errors_names);
+	r->c.port = cfg_getint(sec, "port");
+	switch (cb_enum(sec, "backend", cfg_getstr(sec, "backend"),
+	    backend_names)) {
+	case 0:
+		r->c.backend = strstr(r->c.pattern, "{ip}") ? BACKEND_NETWORK :
+		    BACKEND_TCP;
+		break;
+	case 1:
+		r->c.backend = BACKEND_PRISM;
+		break;
+	default:
+		r->c.backend = BACKEND_KUBEVIRT;
+		break;
+	}
+	if (cfg_size(sec, "networks") > MAX_NETWORKS)
+		return parse_fail(file, "route %s: more than %d networks",
+		    r->c.pattern, MAX_NETWORKS);
+	for (i = 0; i < cfg_size(sec, "networks"); i++)
+		cidr_parse(cfg_getnstr(sec, "networks", i),
+		    &r->c.nets[r->c.nnets++]);
+	return 0;
+}
+
+static int
+parse_key(struct conf *c, cfg_t *sec, const char *file)
+{
+	struct key	*k;
+
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return parse_fail(file, "out of memory");
+	TAILQ_INSERT_TAIL(&c->keys, k, entry);
+	COPY(k->c.kid, cfg_title(sec), "key id");
+	COPY(k->c.alg, cfg_getstr(sec, "algorithm"), "algorithm");
+	if (cfg_getstr(sec, "file") == NULL)
+		return parse_fail(file, "key %s: no file", k->c.kid);
+	return add_file_blob(c, file, cfg_getstr(sec, "file"), BLOB_TOKEN_KEY,
+	    0, k->c.kid, 1);
+}
+
+static int
+parse_apikey(struct conf *c, cfg_t *sec, const char *file)
+{
+	struct apikey	*a;
+	const char	*h = cfg_getstr(sec, "sha256");
+
+	if (h == NULL || strlen(h) != 64 || strspn(h, "0123456789abcdef") != 64)
+		return parse_fail(file, "api-key %s: sha256 must be 64 "
+		    "lowercase hex digits", cfg_title(sec));
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return parse_fail(file, "out of memory");
+	TAILQ_INSERT_TAIL(&c->apikeys, a, entry);
+	COPY(a->c.name, cfg_title(sec), "api-key name");
+	COPY(a->c.sha256, h, "sha256");
+	return 0;
+}
+
+static int
+parse_sections(struct conf *c, cfg_t *cfg, const char *file)
+{
+	unsigned int	 i;
+
+	for (i = 0; i < cfg_size(cfg, "listen"); i++)
+		if (parse_listen(c, cfg_getnsec(cfg, "listen", i), i, file))
+			return -1;
+	for (i = 0; i < cfg_size(cfg, "target"); i++)
+		if (parse_target(c, cfg_getnsec(cfg, "target", i), file))
+			return -1;
+	for (i = 0; i < cfg_size(cfg, "route"); i++)
+		if (parse_route(c, cfg_getnsec(cfg, "route", i), i, file))
+			return -1;
+	for (i = 0; i < cfg_size(cfg, "key"); i++)
+		if (parse_key(c, cfg_getnsec(cfg, "key", i), file))
+			return -1;
+	for (i = 0; i < cfg_size(cfg, "api-key"); i++)
+		if (parse_apikey(c, cfg_getnsec(cfg, "api-key", i), file))
+			return -1;
+	if (TAILQ_EMPTY(&c->listeners))
+		return parse_fail(file, "no listen address");
+	return 0;
+}
+
+/* Warnings that do not stop the configuration but that -n should show. */
+static void
+parse_warnings(struct conf *c, const char *file, int print)
+{
+	struct route	*r;
+
+	if (!print)
+		return;
+	TAILQ_FOREACH(r, &c->routes, entry)
+		if (r->c.auth == AUTH_NONE)
+			fprintf(stderr, "%s: warning: route \"%s\" has auth "
+			    "none: anyone who reaches it opens its consoles\n",
+			    file, r->c.pattern);
+}
+
+/*
+ * Parses file into a new configuration.  Returns NULL and sets the reason
+ * (FILE:LINE: what) for parse_lasterror().
+ */
+struct conf *
+parse_config(const char *file, int print_warnings)
+{
+	struct conf	*c;
+	cfg_t		*cfg;
+	int		 rv;
+
+	parse_error[0] = '\0';
+	if (access(file, R_OK) == -1) {
+		parse_fail(file, "%s", strerror(errno));
+		return NULL;
+	}
+	if ((cfg = cfg_init(global_opts, CFGF_NONE)) == NULL) {
+		parse_fail(file, "cannot initialise the parser");
+		return NULL;
+	}
+	cfg_set_error_function(cfg, parse_errfunc);
+	cfg_set_validate_func(cfg, "listen", cb_listen_title);
+	cfg_set_validate_func(cfg, "route", cb_pattern);
+	cfg_set_validate_func(cfg, "target", cb_target);
+	rv = cfg_parse(cfg, file);
+	if (rv != CFG_SUCCESS) {
+		if (parse_error[0] == '\0')
+			parse_fail(file, rv == CFG_FILE_ERROR ? strerror(errno) :
+			    "parse error");
+		cfg_free(cfg);
+		return NULL;
+	}
+	if ((c = conf_new()) == NULL || parse_global(c, cfg, file) == -1 ||
+	    parse_sections(c, cfg, file) == -1) {
+		conf_free(c);
+		cfg_free(cfg);
+		return NULL;
+	}
+	cfg_free(cfg);
+	parse_warnings(c, file, print_warnings);
+	return c;
+}
+
+const char *
+parse_lasterror(void)
+{
+	return parse_error;
+}

@@ -1,0 +1,461 @@
+/*
+ * The HTTP front: accept, TLS, read one bounded request head under a
+ * deadline, then hand it to the static file server or to a WebSocket
+ * route.  Nothing is read past the head: GET and HEAD carry no body.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/bufferevent_ssl.h>
+
+#include "log.h"
+#include "proc.h"
+#include "worker.h"
+
+static void	conn_head_read(struct bufferevent *, void *);
+static void	conn_event(struct bufferevent *, short, void *);
+static void	conn_timeout(evutil_socket_t, short, void *);
+
+static const char security_headers[] =
+    "Content-Security-Policy: default-src 'self'; script-src 'self'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; "
+    "form-action 'none'\r\n"
+    "X-Content-Type-Options: nosniff\r\n"
+    "Referrer-Policy: no-referrer\r\n"
+    "X-Frame-Options: SAMEORIGIN\r\n";
+
+struct conn *
+conn_find(uint32_t id)
+{
+	struct conn	*c;
+
+	TAILQ_FOREACH(c, &worker->conns, entry)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static void
+peer_string(struct sockaddr *sa, char *buf, size_t len)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)sa;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)sa;
+
+	buf[0] = '\0';
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &sin->sin_addr, buf, len);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &sin6->sin6_addr, buf, len);
+	else
+		snprintf(buf, len, "local");
+}
+
+static void
+conn_arm_timer(struct conn *c, int seconds)
+{
+	evtimer_add(c->timer, (&(struct timeval){ seconds, 0 }));
+}
+
+void
+server_accept(struct wlistener *wl, int fd, struct sockaddr *sa, int salen)
+{
+	struct conn	*c;
+	SSL		*ssl;
+	int		 on = 1;
+
+	(void)salen;
+	if (worker->draining || (c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	c->id = ++worker->next_id;
+	c->state = CONN_HEAD;
+	c->tls = wl->c.tls;
+	peer_string(sa, c->peer, sizeof(c->peer));
+	gettimeofday(&c->since, NULL);
+	if (wl->ctx) {
+		if ((ssl = SSL_new(wl->ctx)) == NULL) {
+			close(fd);
+			free(c);
+			return;
+		}
+		c->bev = bufferevent_openssl_socket_new(ps->base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		if (c->bev)
+			bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	} else
+		c->bev = bufferevent_socket_new(ps->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+	c->timer = evtimer_new(ps->base, conn_timeout, c);
+	if (c->bev == NULL || c->timer == NULL) {
+		if (c->bev == NULL)
+			close(fd);
+		conn_free(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&worker->conns, c, entry);
+	worker->stats.connections++;
+	bufferevent_setcb(c->bev, conn_head_read, NULL, conn_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* The whole head within head-timeout, however slowly it drips. */
+	conn_arm_timer(c, ps->conf->g.head_timeout);
+}
+
+void
+conn_free(struct conn *c)
+{
+	if (c->state == CONN_RELAY || c->auth_session)
+		session_end(c, 0, NULL);
+	if (c->timer)
+		event_free(c->timer);
+	if (c->bev) {
+		TAILQ_REMOVE(&worker->conns, c, entry);
+		worker->stats.connections--;
+		bufferevent_free(c->bev);
+	}
+	if (c->up)
+		bufferevent_free(c->up);
+	free(c->head);
+	free(c);
+	if (worker->draining && TAILQ_EMPTY(&worker->conns)) {
+		log_info("drained");
+		exit(0);
+	}
+}
+
+static void
+conn_flushed(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_free(c);
+}
+
+/* Sends what is queued, then closes; a client that never reads times out. */
+void
+conn_close_after_write(struct conn *c)
+{
+	c->state = CONN_CLOSING;
+	if (c->up) {
+		bufferevent_free(c->up);
+		c->up = NULL;
+	}
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_setcb(c->bev, NULL, conn_flushed, conn_event, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	conn_arm_timer(c, 5);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_free(c);
+}
+
+static void
+conn_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	(void)what;
+	switch (c->state) {
+	case CONN_HEAD:
+		log_debug("conn %u from %s: request head timed out", c->id,
+		    c->peer);
+		conn_free(c);
+		break;
+	case CONN_AUTH:
+		server_error_json(c, 503, ERR_INTERNAL_ERROR);
+		break;
+	case CONN_CLOSING:
+		conn_free(c);
+		break;
+	case CONN_RELAY:
+		break;
+	}
+}
+
+static void
+conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if (c->state == CONN_RELAY)
+			c->reason = (what & BEV_EVENT_EOF) ? "client closed" :
+			    "client error";
+		conn_free(c);
+	}
+}
+
+/* The status line and headers of a response whose body has len bytes. */
+void
+server_write_head(struct conn *c, int status, const char *ctype,
+    const char *extra, size_t len, int keep)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	char		 date[HTTP_DATE_LEN];
+
+	http_date(time(NULL), date);
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n"
+	    "Server: vncrelayd\r\n%s", status, http_reason(status), date,
+	    security_headers);
+	if (ctype)
+		evbuffer_add_printf(out, "Content-Type: %s\r\n", ctype);
+	evbuffer_add_printf(out, "Content-Length: %zu\r\n%s%s\r\n", len,
+	    extra ? extra : "", keep ? "" : "Connection: close\r\n");
+}
+
+/*
+ * Writes a complete response.  keep is 1 to read another request after
+ * it, 0 to close once it is sent.
+ */
+void
+server_respond(struct conn *c, int status, const char *ctype,
+    const char *extra, const char *body, size_t len, int keep)
+{
+	int	 head_only = c->req.method && strcmp(c->req.method, "HEAD") == 0;
+
+	server_write_head(c, status, ctype, extra, len, keep);
+	if (body && len && !head_only)
+		evbuffer_add(bufferevent_get_output(c->bev), body, len);
+	if (keep)
+		server_next_request(c);
+	else
+		conn_close_after_write(c);
+}
+
+/* An error before the upgrade: the status and seed 004's JSON body. */
+void
+server_error_json(struct conn *c, int status, enum err_code code)
+{
+	char	 body[256];
+	int	 n;
+
+	n = snprintf(body, sizeof(body), "{\"type\":\"error\",\"code\":\"%s\","
+	    "\"error\":\"%s\"}\n", err_name(code), err_message(code));
+	server_respond(c, status, "application/json", NULL, body, n, 0);
+}
+
+static void
+server_plain_error(struct conn *c, int status)
+{
+	char	 body[128];
+	int	 n;
+
+	n = snprintf(body, sizeof(body), "%d %s\n", status,
+	    http_reason(status));
+	server_respond(c, status, "text/plain; charset=utf-8", NULL, body, n, 0);
+}
+
+#ifdef VNCRELAYD_DEBUG
+/* Debug builds only: ways for the tests to make a worker misbehave. */
+static int
+server_debug(struct conn *c, const char *path)
+{
+	char	 junk[3] = { 1, 2, 3 };
+
+	if (!ps->conf->g.debug_triggers || strncmp(path, "/_debug/", 8) != 0)
+		return 0;
+	if (strcmp(path, "/_debug/malformed-ipc") == 0 && worker->authd) {
+		log_warnx("debug: sending a malformed message to authd");
+		ipc_send(worker->authd, IMSG_AUTH_REQ, 0, -1, junk,
+		    sizeof(junk));
+		server_plain_error(c, 202);
+		return 1;
+	}
+	if (strcmp(path, "/_debug/socket") == 0) {
+		log_warnx("debug: calling socket(2)");
+		if (socket(AF_INET, SOCK_STREAM, 0) != -1)
+			log_warnx("debug: socket(2) was allowed");
+		server_plain_error(c, 500);
+		return 1;
+	}
+	return 0;
+}
+#endif
+
+static int
+is_upgrade(struct http_req *r)
+{
+	const char	*u = http_get(r, "Upgrade");
+	const char	*conn = http_get(r, "Connection");
+
+	return u && http_list_has(u, "websocket") && conn &&
+	    http_list_has(conn, "upgrade");
+}
+
+static void
+server_route(struct conn *c, struct route *r, const char *target,
+    const char *ns, const char *token)
+{
+	const char	*v = http_get(&c->req, "Sec-WebSocket-Version");
+	const char	*key = http_get(&c->req, "Sec-WebSocket-Key");
+
+	if (!is_upgrade(&c->req)) {
+		server_respond(c, 426, "text/plain; charset=utf-8",
+		    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+		    "Sec-WebSocket-Version: 13\r\n",
+		    "426 WebSocket upgrade required\n", 31, 0);
+		return;
+	}
+	if (v == NULL || strcmp(v, "13") != 0) {
+		server_respond(c, 426, "text/plain; charset=utf-8",
+		    "Sec-WebSocket-Version: 13\r\n",
+		    "426 WebSocket version 13 required\n", 34, 0);
+		return;
+	}
+	if (strcmp(c->req.method, "GET") != 0 || key == NULL ||
+	    !ws_key_valid(key)) {
+		server_plain_error(c, 400);
+		return;
+	}
+	session_request(c, r, target, ns, token);
+}
+
+static void
+server_dispatch(struct conn *c)
+{
+	struct route	*r;
+	char		 target[HOST_LEN], ns[NAME_LEN], token[TOKEN_MAXLEN + 1];
+	const char	*path = c->req.path;
+	size_t		 plen = strlen(ps->conf->g.path_prefix);
+
+#ifdef VNCRELAYD_DEBUG
+	if (server_debug(c, path))
+		return;
+#endif
+	/* Behind a reverse proxy the whole site may sit under a prefix. */
+	if (plen && strncmp(path, ps->conf->g.path_prefix, plen) == 0 &&
+	    (path[plen] == '/' || path[plen] == '\0'))
+		path += plen;
+	r = route_match(ps->conf, path, target, sizeof(target), ns, sizeof(ns),
+	    token, sizeof(token));
+	if (r != NULL) {
+		server_route(c, r, target, ns, token);
+		explicit_bzero(token, sizeof(token));
+		return;
+	}
+	if (is_upgrade(&c->req)) {
+		server_error_json(c, 404, ERR_VM_NOT_FOUND);
+		return;
+	}
+	static_serve(c, &c->req);
+}
+
+static void
+server_head(struct conn *c, size_t len)
+{
+	int	 status;
+
+	free(c->head);
+	if ((c->head = malloc(len + 1)) == NULL) {
+		conn_free(c);
+		return;
+	}
+	evbuffer_remove(bufferevent_get_input(c->bev), c->head, len);
+	c->head[len] = '\0';
+	c->requests++;
+	memset(&c->req, 0, sizeof(c->req));
+	status = http_parse(&c->req, c->head, len, ps->conf->g.max_headers);
+	if (status != 0) {
+		log_debug("conn %u from %s: bad request head: %d", c->id,
+		    c->peer, status);
+		server_plain_error(c, status);
+		return;
+	}
+	evtimer_del(c->timer);
+	server_dispatch(c);
+}
+
+static void
+conn_head_read(struct bufferevent *bev, void *arg)
+{
+	struct conn		*c = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer_ptr	 p;
+	size_t			 max = ps->conf->g.max_head_size;
+
+	if (c->state != CONN_HEAD)
+		return;
+	p = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	if (p.pos == -1) {
+		if (evbuffer_get_length(in) > max) {
+			bufferevent_disable(bev, EV_READ);
+			server_plain_error(c, 431);
+		}
+		return;
+	}
+	if ((size_t)p.pos + 4 > max) {
+		bufferevent_disable(bev, EV_READ);
+		server_plain_error(c, 431);
+		return;
+	}
+	server_head(c, p.pos + 4);
+}
+
+/* After a keep-alive response: the next head, pipelined or not. */
+void
+server_next_request(struct conn *c)
+{
+	c->state = CONN_HEAD;
+	conn_arm_timer(c, ps->conf->g.head_timeout);
+	bufferevent_setcb(c->bev, conn_head_read, NULL, conn_event, c);
+	bufferevent_enable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		conn_head_read(c->bev, c);
+}
+
+static void
+server_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_info("drain time is over: closing the remaining sessions");
+	while ((c = TAILQ_FIRST(&worker->conns)) != NULL) {
+		if (c->state == CONN_RELAY)
+			session_end(c, WS_CLOSE_GOING_AWAY, "server shutdown");
+		conn_free(c);
+	}
+	exit(0);
+}
+
+/* Stop accepting; idle connections go now, sessions may finish. */
+void
+server_drain(void)
+{
+	struct wlistener	*wl;
+	struct conn		*c, *next;
+
+	if (worker->draining)
+		return;
+	worker->draining = 1;
+	TAILQ_FOREACH(wl, &worker->listeners, entry)
+		evconnlistener_disable(wl->evl);
+	for (c = TAILQ_FIRST(&worker->conns); c; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->state == CONN_HEAD)
+			conn_free(c);
+	}
+	if (TAILQ_EMPTY(&worker->conns)) {
+		log_info("drained");
+		exit(0);
+	}
+	worker->ev_drain = evtimer_new(ps->base, server_drain_timeout, NULL);
+	evtimer_add(worker->ev_drain, (&(struct timeval){
+	    ps->conf->g.drain_timeout, 0 }));
+}

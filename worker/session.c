@@ -1,0 +1,508 @@
+/*
+ * A console session: the WebSocket upgrade, authd's verdict, and the
+ * relay.  Browser frames are unmasked straight into the upstream's output
+ * buffer; upstream bytes are framed by moving the buffer chain, not by
+ * copying.  Each side's output has a bound: past it, the other side is
+ * not read until the queue drains to half.
+ */
+#include <sys/types.h>
+#include <sys/time.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proc.h"
+#include "worker.h"
+
+#define BEARER_PREFIX	"base64url.bearer.authorization.k8s.io."
+
+static void	relay_client_read(struct bufferevent *, void *);
+static void	relay_client_write(struct bufferevent *, void *);
+static void	relay_up_read(struct bufferevent *, void *);
+static void	relay_up_write(struct bufferevent *, void *);
+static void	relay_up_event(struct bufferevent *, short, void *);
+static void	relay_client_event(struct bufferevent *, short, void *);
+static void	relay_tick(evutil_socket_t, short, void *);
+
+/* Picks the subprotocol: binary when offered, else base64, else none. */
+static void
+session_subprotocol(struct conn *c, const char *offered, char *bearer,
+    size_t blen)
+{
+	char		 buf[1024], *tok, *save;
+
+	c->mode = MODE_BINARY;
+	c->proto_echo = 0;
+	if (offered == NULL || strlen(offered) >= sizeof(buf))
+		return;
+	strlcpy_(buf, offered, sizeof(buf));
+	for (tok = strtok_r(buf, ", \t", &save); tok;
+	    tok = strtok_r(NULL, ", \t", &save)) {
+		if (strcmp(tok, "binary") == 0) {
+			c->mode = MODE_BINARY;
+			c->proto_echo = 1;
+		} else if (strcmp(tok, "base64") == 0 && c->proto_echo == 0) {
+			c->mode = MODE_BASE64;
+			c->proto_echo = 2;
+		} else if (strncmp(tok, BEARER_PREFIX,
+		    sizeof(BEARER_PREFIX) - 1) == 0 && bearer)
+			strlcpy_(bearer, tok + sizeof(BEARER_PREFIX) - 1, blen);
+	}
+	explicit_bzero(buf, sizeof(buf));
+}
+
+/* The token: path, then query, then cookie, then subprotocol. */
+static int
+session_token(struct conn *c, const char *path_token, const char *bearer,
+    struct auth_req *q)
+{
+	const char	*cookie = http_get(&c->req, "Cookie");
+
+	if (path_token[0]) {
+		q->token_source = TOKSRC_PATH;
+		return strlcpy_(q->token, path_token, sizeof(q->token)) <
+		    sizeof(q->token) ? 0 : -1;
+	}
+	if (c->req.query && http_query_get(c->req.query, "token", q->token,
+	    sizeof(q->token)) == 0) {
+		q->token_source = TOKSRC_QUERY;
+		return 0;
+	}
+	if (cookie && http_cookie_get(cookie, "token", q->token,
+	    sizeof(q->token)) == 0) {
+		q->token_source = TOKSRC_COOKIE;
+		return 0;
+	}
+	if (bearer[0]) {
+		q->token_source = TOKSRC_SUBPROTOCOL;
+		return strlcpy_(q->token, bearer, sizeof(q->token)) <
+		    sizeof(q->token) ? 0 : -1;
+	}
+	q->token_source = TOKSRC_NONE;
+	return 0;
+}
+
+static void
+copy_header(struct http_req *r, const char *name, char *dst, size_t len)
+{
+	const char	*v = http_get(r, name);
+
+	if (v == NULL || strlcpy_(dst, v, len) >= len)
+		dst[0] = '\0';
+}
+
+void
+session_request(struct conn *c, struct route *r, const char *target,
+    const char *ns, const char *path_token)
+{
+	struct auth_req	*q;
+	char		 bearer[TOKEN_MAXLEN + 1] = "";
+
+	strlcpy_(c->pattern, r->c.pattern, sizeof(c->pattern));
+	strlcpy_(c->target, target, sizeof(c->target));
+	c->errors = r->c.errors;
+	session_subprotocol(c, http_get(&c->req, "Sec-WebSocket-Protocol"),
+	    bearer, sizeof(bearer));
+	ws_accept_key(http_get(&c->req, "Sec-WebSocket-Key"), c->accept);
+	if ((q = calloc(1, sizeof(*q))) == NULL) {
+		conn_free(c);
+		return;
+	}
+	q->reqid = ++worker->next_reqid;
+	q->route_id = r->c.id;
+	q->session = c->id;
+	q->tls = c->tls;
+	strlcpy_(q->peer, c->peer, sizeof(q->peer));
+	strlcpy_(q->target, target, sizeof(q->target));
+	strlcpy_(q->ns, ns, sizeof(q->ns));
+	copy_header(&c->req, "X-Forwarded-For", q->xff, sizeof(q->xff));
+	copy_header(&c->req, "X-Forwarded-Proto", q->xfproto,
+	    sizeof(q->xfproto));
+	copy_header(&c->req, "Host", q->host, sizeof(q->host));
+	copy_header(&c->req, "Origin", q->origin, sizeof(q->origin));
+	if (session_token(c, path_token, bearer, q) == -1)
+		q->token[0] = '\0';
+	explicit_bzero(bearer, sizeof(bearer));
+	c->state = CONN_AUTH;
+	bufferevent_disable(c->bev, EV_READ);
+	if (worker_ask_authd(c, q) == -1) {
+		log_warnx("conn %u: authd is not available", c->id);
+		explicit_bzero(q, sizeof(*q));
+		free(q);
+		server_error_json(c, 503, ERR_INTERNAL_ERROR);
+		return;
+	}
+	explicit_bzero(q, sizeof(*q));
+	free(q);
+	evtimer_add(c->timer, (&(struct timeval){
+	    ps->conf->g.connect_timeout + 5, 0 }));
+}
+
+static void
+session_write_101(struct conn *c)
+{
+	static const char *protos[] = { NULL, "binary", "base64" };
+
+	evbuffer_add_printf(bufferevent_get_output(c->bev),
+	    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%s%s\r\n",
+	    c->accept, c->proto_echo ? "Sec-WebSocket-Protocol: " : "",
+	    c->proto_echo ? protos[c->proto_echo] : "",
+	    c->proto_echo ? "\r\n" : "");
+}
+
+static const char *
+seed001_reason(enum err_code code)
+{
+	switch (code) {
+	case ERR_INVALID_TOKEN:
+	case ERR_TOKEN_EXPIRED:
+	case ERR_TOKEN_ALREADY_USED:
+	case ERR_UNAUTHORIZED:
+		return "invalid token";
+	case ERR_VM_NOT_FOUND:
+		return "invalid url";
+	default:
+		return err_message(code);
+	}
+}
+
+/* A refusal after the upgrade: JSON text message (seed 004) or a reason. */
+static void
+session_refuse_ws(struct conn *c, enum err_code code)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	char		 json[256];
+	int		 n;
+	uint16_t	 close_code;
+
+	session_write_101(c);
+	close_code = (code == ERR_CONNECTION_FAILED ||
+	    code == ERR_INTERNAL_ERROR) ? WS_CLOSE_INTERNAL : WS_CLOSE_POLICY;
+	if (c->errors == ERRSTYLE_JSON) {
+		n = snprintf(json, sizeof(json), "{\"type\":\"error\","
+		    "\"code\":\"%s\",\"error\":\"%s\"}", err_name(code),
+		    err_message(code));
+		ws_control_append(out, WS_OP_TEXT, json, n, 0);
+		ws_close_append(out, close_code, err_name(code), 0);
+	} else
+		ws_close_append(out, WS_CLOSE_NORMAL, seed001_reason(code), 0);
+	conn_close_after_write(c);
+}
+
+static int
+tick_seconds(void)
+{
+	struct conf_global	*g = &ps->conf->g;
+	int			 t = 30;
+
+	if (g->heartbeat > 0 && g->heartbeat < t)
+		t = g->heartbeat;
+	if (g->idle_timeout > 0 && g->idle_timeout < t)
+		t = g->idle_timeout;
+	if (g->session_timeout > 0 && g->session_timeout < t)
+		t = g->session_timeout;
+	return t < 1 ? 1 : t;
+}
+
+static void
+session_start(struct conn *c, int fd)
+{
+	size_t	 bound = ps->conf->g.buffer_size;
+
+	c->up = bufferevent_socket_new(ps->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->up == NULL) {
+		close(fd);
+		session_refuse_ws(c, ERR_INTERNAL_ERROR);
+		return;
+	}
+	session_write_101(c);
+	c->state = CONN_RELAY;
+	worker->stats.sessions_total++;
+	worker->stats.sessions_active++;
+	worker_stats_dirty();
+	ws_decoder_init(&c->dec, WS_SERVER, c->mode == MODE_BASE64 ?
+	    WS_TEXT_BASE64 : WS_TEXT_RELAY, ps->conf->g.max_frame_size);
+	event_base_gettimeofday_cached(ps->base, &c->last_active);
+	c->last_ping = c->last_active;
+	bufferevent_setcb(c->bev, relay_client_read, relay_client_write,
+	    relay_client_event, c);
+	bufferevent_setcb(c->up, relay_up_read, relay_up_write,
+	    relay_up_event, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, bound / 2, 0);
+	bufferevent_setwatermark(c->up, EV_WRITE, bound / 2, 0);
+	bufferevent_enable(c->up, EV_READ | EV_WRITE);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	event_assign(c->timer, ps->base, -1, EV_PERSIST, relay_tick, c);
+	evtimer_add(c->timer, (&(struct timeval){ tick_seconds(), 0 }));
+	log_info("session start id=%u client=%s route=%s target=%s user=%s "
+	    "jti=%s", c->id, c->client, c->pattern, c->target,
+	    c->user[0] ? c->user : "-", c->jti_hash[0] ? c->jti_hash : "-");
+	/* Frames that came with the head are already waiting. */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)))
+		relay_client_read(c->bev, c);
+}
+
+void
+session_verdict(struct conn *c, struct auth_resp *r, int fd)
+{
+	enum err_code	 code = r->code;
+
+	evtimer_del(c->timer);
+	strlcpy_(c->client, r->client, sizeof(c->client));
+	strlcpy_(c->user, r->user, sizeof(c->user));
+	strlcpy_(c->jti_hash, r->jti_hash, sizeof(c->jti_hash));
+	if (code < 0 || code >= ERR_MAX)
+		code = ERR_INTERNAL_ERROR;
+	if (code != ERR_NONE || fd == -1) {
+		if (fd != -1)
+			close(fd);
+		if (code == ERR_NONE)
+			code = ERR_INTERNAL_ERROR;
+		worker->stats.handshakes[code]++;
+		worker_stats_dirty();
+		if (c->errors == ERRSTYLE_HTTP)
+			server_error_json(c, err_status(code), code);
+		else
+			session_refuse_ws(c, code);
+		return;
+	}
+	worker->stats.handshakes[ERR_NONE]++;
+	c->auth_session = 1;
+	session_start(c, fd);
+}
+
+/* Logs the end and gives authd its slot back; safe to call twice. */
+static void
+session_finish(struct conn *c, const char *reason)
+{
+	struct session_end	 se;
+	struct timeval		 now, d;
+
+	if (c->finished || !c->auth_session)
+		return;
+	c->finished = 1;
+	gettimeofday(&now, NULL);
+	timersub(&now, &c->since, &d);
+	log_info("session end id=%u client=%s route=%s target=%s user=%s "
+	    "jti=%s in=%llu out=%llu duration=%lld.%03ld reason=\"%s\"",
+	    c->id, c->client, c->pattern, c->target,
+	    c->user[0] ? c->user : "-", c->jti_hash[0] ? c->jti_hash : "-",
+	    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
+	    (long long)d.tv_sec, (long)d.tv_usec / 1000,
+	    reason ? reason : c->reason ? c->reason : "closed");
+	memset(&se, 0, sizeof(se));
+	se.session = c->id;
+	se.bytes_in = c->bytes_in;
+	se.bytes_out = c->bytes_out;
+	if (worker->authd)
+		ipc_send(worker->authd, IMSG_SESSION_END, 0, -1, &se,
+		    sizeof(se));
+	if (c->state == CONN_RELAY)
+		worker->stats.sessions_active--;
+	worker->stats.bytes_in += c->bytes_in;
+	worker->stats.bytes_out += c->bytes_out;
+	worker_stats_dirty();
+}
+
+/*
+ * Ends the session: code 0 only records it (the connection is going
+ * anyway); otherwise a close frame with code and reason goes out first.
+ */
+void
+session_end(struct conn *c, uint16_t code, const char *reason)
+{
+	session_finish(c, reason);
+	if (code == 0 || c->state == CONN_CLOSING)
+		return;
+	if (!c->close_sent) {
+		ws_close_append(bufferevent_get_output(c->bev), code,
+		    reason ? reason : "", 0);
+		c->close_sent = 1;
+	}
+	event_del(c->timer);
+	evtimer_assign(c->timer, ps->base, event_get_callback(c->timer), c);
+	conn_close_after_write(c);
+}
+
+void
+session_kill(uint32_t id, const char *why)
+{
+	struct conn	*c = conn_find(id);
+
+	if (c && c->state == CONN_RELAY)
+		session_end(c, WS_CLOSE_POLICY, why);
+}
+
+static void
+relay_control(struct conn *c)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	uint16_t	 code;
+
+	switch (c->dec.ctl_opcode) {
+	case WS_OP_PING:
+		ws_control_append(out, WS_OP_PONG, c->dec.ctl, c->dec.ctl_len,
+		    0);
+		break;
+	case WS_OP_PONG:
+		c->ping_outstanding = 0;
+		break;
+	case WS_OP_CLOSE:
+		code = c->dec.close_code;
+		if (code == WS_CLOSE_NO_STATUS)
+			code = WS_CLOSE_NORMAL;
+		session_end(c, code, "client closed");
+		break;
+	}
+}
+
+static void
+relay_client_read(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	struct evbuffer	*out = bufferevent_get_output(c->up);
+	size_t		 bound = ps->conf->g.buffer_size, before;
+	enum ws_result	 res;
+
+	event_base_gettimeofday_cached(ps->base, &c->last_active);
+	while (c->state == CONN_RELAY) {
+		before = evbuffer_get_length(out);
+		if (before >= bound) {
+			bufferevent_disable(bev, EV_READ);
+			return;
+		}
+		res = ws_decode(&c->dec, in, out, bound);
+		c->bytes_in += evbuffer_get_length(out) - before;
+		switch (res) {
+		case WS_NEED_MORE:
+			return;
+		case WS_FULL:
+			bufferevent_disable(bev, EV_READ);
+			return;
+		case WS_CONTROL:
+			relay_control(c);
+			break;
+		case WS_ERROR:
+			session_end(c, c->dec.close_code, "protocol error");
+			return;
+		}
+	}
+}
+
+/* The upstream's queue drained to half: read the browser again. */
+static void
+relay_up_write(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)bev;
+	if (c->state != CONN_RELAY)
+		return;
+	if (!(bufferevent_get_enabled(c->bev) & EV_READ)) {
+		bufferevent_enable(c->bev, EV_READ);
+		relay_client_read(c->bev, c);
+	}
+}
+
+static void
+relay_up_read(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	size_t		 n = evbuffer_get_length(in);
+
+	if (c->state != CONN_RELAY || n == 0)
+		return;
+	event_base_gettimeofday_cached(ps->base, &c->last_active);
+	if (c->mode == MODE_BASE64)
+		ws_frame_base64(out, in, n, 0);
+	else
+		ws_frame_append(out, WS_OP_BINARY, in, n, 0);
+	c->bytes_out += n;
+	if (evbuffer_get_length(out) >= ps->conf->g.buffer_size)
+		bufferevent_disable(bev, EV_READ);
+}
+
+/* The browser's queue drained to half: read the console again. */
+static void
+relay_client_write(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)bev;
+	if (c->state != CONN_RELAY)
+		return;
+	if (!(bufferevent_get_enabled(c->up) & EV_READ)) {
+		bufferevent_enable(c->up, EV_READ);
+		relay_up_read(c->up, c);
+	}
+}
+
+static void
+relay_up_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_EOF) {
+		relay_up_read(c->up, c);
+		session_end(c, WS_CLOSE_NORMAL, "upstream closed");
+	} else if (what & BEV_EVENT_ERROR)
+		session_end(c, WS_CLOSE_INTERNAL, "upstream error");
+}
+
+static void
+relay_client_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		session_finish(c, (what & BEV_EVENT_EOF) ? "client went away" :
+		    "client error");
+		conn_free(c);
+	}
+}
+
+static void
+relay_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn		*c = arg;
+	struct conf_global	*g = &ps->conf->g;
+	struct timeval		 now;
+
+	(void)fd;
+	(void)what;
+	event_base_gettimeofday_cached(ps->base, &now);
+	if (g->session_timeout && now.tv_sec - c->since.tv_sec >=
+	    g->session_timeout) {
+		session_end(c, WS_CLOSE_POLICY, "session time limit");
+		return;
+	}
+	if (g->idle_timeout && now.tv_sec - c->last_active.tv_sec >=
+	    g->idle_timeout) {
+		session_end(c, WS_CLOSE_NORMAL, "idle timeout");
+		return;
+	}
+	if (!g->heartbeat)
+		return;
+	if (c->ping_outstanding && now.tv_sec - c->last_ping.tv_sec >=
+	    g->heartbeat) {
+		session_finish(c, "heartbeat: no pong");
+		conn_free(c);
+		return;
+	}
+	if (!c->ping_outstanding && now.tv_sec - c->last_ping.tv_sec >=
+	    g->heartbeat) {
+		ws_control_append(bufferevent_get_output(c->bev), WS_OP_PING,
+		    "vncrelayd", 9, 0);
+		c->ping_outstanding = 1;
+		c->last_ping = now;
+	}
+}

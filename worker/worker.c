@@ -1,0 +1,246 @@
+/*
+ * The worker process: listeners, the channel to authd, drain on shutdown.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proc.h"
+#include "worker.h"
+
+struct worker	*worker;
+
+static void	worker_apply(struct conf *, struct conf *);
+static int	worker_dispatch_master(struct ipc_msg *);
+
+static const struct proc worker_proc = {
+	.title = "worker",
+	.type = PROC_WORKER,
+	.apply = worker_apply,
+	.dispatch_master = worker_dispatch_master,
+};
+
+static void
+worker_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	(void)evl;
+	server_accept(arg, fd, sa, salen);
+}
+
+static void
+worker_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wlistener	*wl = arg;
+
+	(void)fd;
+	(void)what;
+	if (!worker->draining)
+		evconnlistener_enable(wl->evl);
+}
+
+/*
+ * accept(2) failed, most likely out of descriptors: pause this listener
+ * for a moment instead of spinning on a socket that stays readable.
+ */
+static void
+worker_accept_error(struct evconnlistener *evl, void *arg)
+{
+	struct wlistener	*wl = arg;
+	int			 e = EVUTIL_SOCKET_ERROR();
+
+	(void)evl;
+	if (e == EAGAIN || e == EINTR || e == ECONNABORTED)
+		return;
+	log_warnx("accept on %s: %s: pausing for 1s", wl->c.addr, strerror(e));
+	evconnlistener_disable(wl->evl);
+	evtimer_add(wl->ev_resume, (&(struct timeval){ 1, 0 }));
+}
+
+static void
+wlistener_free(struct wlistener *wl)
+{
+	if (wl->evl)
+		evconnlistener_free(wl->evl);
+	if (wl->ev_resume)
+		event_free(wl->ev_resume);
+	if (wl->ctx)
+		SSL_CTX_free(wl->ctx);
+	free(wl);
+}
+
+static struct wlistener *
+wlistener_new(struct conf *c, struct listener *l)
+{
+	struct wlistener	*wl;
+
+	if ((wl = calloc(1, sizeof(*wl))) == NULL)
+		fatal("calloc");
+	wl->c = l->c;
+	if (l->c.tls && (wl->ctx = tls_server_ctx(c, &l->c)) == NULL) {
+		free(wl);
+		return NULL;
+	}
+	wl->ev_resume = evtimer_new(ps->base, worker_resume_cb, wl);
+	wl->evl = evconnlistener_new(ps->base, worker_accept_cb, wl,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, l->fd);
+	if (wl->evl == NULL || wl->ev_resume == NULL)
+		fatalx("cannot set up listener %s", l->c.addr);
+	l->fd = -1;	/* the evconnlistener owns it now */
+	evconnlistener_set_error_cb(wl->evl, worker_accept_error);
+	return wl;
+}
+
+/*
+ * A new configuration brings fresh copies of the listening sockets.  The
+ * old listeners go; connections already accepted keep their TLS context,
+ * which is reference counted, so a certificate reload drops nobody.
+ */
+static void
+worker_apply(struct conf *nc, struct conf *old)
+{
+	struct wlistener	*wl;
+	struct listener		*l;
+	TAILQ_HEAD(, wlistener)	 fresh = TAILQ_HEAD_INITIALIZER(fresh);
+
+	if (old == NULL)
+		static_init(nc->g.webroot);
+	TAILQ_FOREACH(l, &nc->listeners, entry) {
+		if ((wl = wlistener_new(nc, l)) == NULL) {
+			log_warnx("listener %s: TLS setup failed, keeping the "
+			    "old one", l->c.addr);
+			continue;
+		}
+		TAILQ_INSERT_TAIL(&fresh, wl, entry);
+	}
+	while ((wl = TAILQ_FIRST(&worker->listeners)) != NULL) {
+		TAILQ_REMOVE(&worker->listeners, wl, entry);
+		wlistener_free(wl);
+	}
+	while ((wl = TAILQ_FIRST(&fresh)) != NULL) {
+		TAILQ_REMOVE(&fresh, wl, entry);
+		TAILQ_INSERT_TAIL(&worker->listeners, wl, entry);
+		if (worker->draining)
+			evconnlistener_disable(wl->evl);
+	}
+}
+
+int
+worker_ask_authd(struct conn *c, struct auth_req *q)
+{
+	(void)c;
+	if (worker->authd == NULL)
+		return -1;
+	return ipc_send(worker->authd, IMSG_AUTH_REQ, 0, -1, q, sizeof(*q));
+}
+
+static int
+worker_dispatch_authd(struct ipc *ipc, struct ipc_msg *m, void *arg)
+{
+	struct auth_resp	*r;
+	struct conn		*c;
+
+	(void)ipc;
+	(void)arg;
+	if (m->hdr.type != IMSG_AUTH_RESP || m->hdr.len != sizeof(*r)) {
+		log_warnx("unexpected message %u from authd", m->hdr.type);
+		return -1;
+	}
+	r = (struct auth_resp *)m->data;
+	if (!ipc_str_ok(r->target, sizeof(r->target)) ||
+	    !ipc_str_ok(r->ws_headers, sizeof(r->ws_headers)) ||
+	    !ipc_str_ok(r->ws_path, sizeof(r->ws_path))) {
+		log_warnx("malformed verdict from authd");
+		return -1;
+	}
+	if ((c = conn_find(r->session)) == NULL || c->state != CONN_AUTH) {
+		/* The browser left while authd decided. */
+		if (m->fd != -1)
+			close(m->fd);
+		m->fd = -1;
+		if (r->code == ERR_NONE && worker->authd) {
+			struct session_end se = { .session = r->session };
+			ipc_send(worker->authd, IMSG_SESSION_END, 0, -1, &se,
+			    sizeof(se));
+		}
+		return 0;
+	}
+	session_verdict(c, r, m->fd);
+	m->fd = -1;
+	explicit_bzero(m->data, m->hdr.len);
+	return 0;
+}
+
+static void
+worker_authd_closed(struct ipc *ipc, void *arg)
+{
+	(void)arg;
+	log_warnx("authd channel closed: waiting for a new one");
+	ipc_free(ipc);
+	worker->authd = NULL;
+}
+
+static void
+worker_stats_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	ipc_send(ps->master, IMSG_STATS, 0, -1, &worker->stats,
+	    sizeof(worker->stats));
+}
+
+/* Counters reach the master in batches, at most once a second. */
+void
+worker_stats_dirty(void)
+{
+	if (!evtimer_pending(worker->ev_stats, NULL))
+		evtimer_add(worker->ev_stats, (&(struct timeval){ 1, 0 }));
+}
+
+static int
+worker_dispatch_master(struct ipc_msg *m)
+{
+	switch (m->hdr.type) {
+	case IMSG_AUTHD_CHANNEL:
+		if (m->fd == -1)
+			return -1;
+		if (worker->authd)
+			ipc_free(worker->authd);
+		worker->authd = ipc_new(ps->base, m->fd, 0,
+		    worker_dispatch_authd, worker_authd_closed, NULL);
+		m->fd = -1;
+		log_info("authd channel");
+		return 0;
+	case IMSG_SHUTDOWN:
+		server_drain();
+		return 0;
+	case IMSG_CTL_KILL:
+		if (m->hdr.len != 0)
+			return -1;
+		session_kill(m->hdr.peerid, "killed by the operator");
+		return 0;
+	default:
+		log_warnx("unexpected message %u from the master", m->hdr.type);
+		return 0;
+	}
+}
+
+int
+worker_main(int id, int verbose)
+{
+	if ((worker = calloc(1, sizeof(*worker))) == NULL)
+		fatal("calloc");
+	TAILQ_INIT(&worker->listeners);
+	TAILQ_INIT(&worker->conns);
+	proc_start(&worker_proc, id, verbose);
+	worker->ev_stats = evtimer_new(ps->base, worker_stats_cb, NULL);
+	proc_run();
+	return 0;
+}

@@ -1,0 +1,131 @@
+/*
+ * A worker: TLS, HTTP, static files, WebSocket, relay.  It holds no
+ * secret and opens no socket; authd hands it every upstream connection.
+ */
+#ifndef WORKER_H
+#define WORKER_H
+
+#include <sys/queue.h>
+#include <stdint.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/ssl.h>
+
+#include "conf.h"
+#include "http.h"
+#include "ipc.h"
+#include "ws.h"
+
+struct wlistener {
+	TAILQ_ENTRY(wlistener)	 entry;
+	struct conf_listen	 c;
+	struct evconnlistener	*evl;
+	SSL_CTX			*ctx;
+	struct event		*ev_resume;
+};
+
+enum conn_state {
+	CONN_HEAD,		/* reading a request head */
+	CONN_AUTH,		/* waiting for authd's verdict */
+	CONN_RELAY,		/* WebSocket session */
+	CONN_CLOSING,		/* flushing the last bytes */
+};
+
+enum ws_mode {
+	MODE_BINARY,
+	MODE_BASE64,
+};
+
+struct conn {
+	TAILQ_ENTRY(conn)	 entry;
+	uint32_t		 id;
+	enum conn_state		 state;
+	struct bufferevent	*bev;		/* the browser */
+	struct bufferevent	*up;		/* the console */
+	int			 tls;
+	char			 peer[64];
+	struct event		*timer;
+	struct timeval		 since;
+	struct timeval		 last_active;
+	int			 requests;
+
+	/* The WebSocket request, kept until the verdict. */
+	char			 pattern[PATTERN_LEN];
+	enum error_style	 errors;
+	char			*head;
+	struct http_req		 req;
+	char			 accept[WS_ACCEPT_LEN + 1];
+	enum ws_mode		 mode;
+	int			 proto_echo;	/* subprotocol to echo */
+	char			 target[HOST_LEN];
+	char			 user[NAME_LEN];
+	char			 jti_hash[17];
+	char			 client[64];
+
+	/* The session. */
+	struct ws_decoder	 dec;
+	uint64_t		 bytes_in;
+	uint64_t		 bytes_out;
+	int			 ping_outstanding;
+	struct timeval		 last_ping;
+	int			 finished;
+	int			 close_sent;
+	const char		*reason;
+	int			 auth_session;	/* authd holds a slot */
+};
+
+TAILQ_HEAD(conns, conn);
+
+struct worker {
+	struct ipc		*authd;
+	TAILQ_HEAD(, wlistener)	 listeners;
+	struct conns		 conns;
+	uint32_t		 next_id;
+	uint32_t		 next_reqid;
+	int			 draining;
+	struct event		*ev_drain;
+	struct event		*ev_stats;
+	struct worker_stats	 stats;
+};
+
+extern struct worker	*worker;
+
+/* worker.c */
+int		 worker_ask_authd(struct conn *, struct auth_req *);
+void		 worker_stats_dirty(void);
+
+/* tls.c */
+SSL_CTX		*tls_server_ctx(struct conf *, struct conf_listen *);
+
+/* server.c */
+void		 server_accept(struct wlistener *, int, struct sockaddr *, int);
+void		 conn_free(struct conn *);
+void		 conn_close_after_write(struct conn *);
+void		 server_write_head(struct conn *, int, const char *,
+		    const char *, size_t, int);
+void		 server_respond(struct conn *, int, const char *, const char *,
+		    const char *, size_t, int);
+void		 server_error_json(struct conn *, int, enum err_code);
+void		 server_next_request(struct conn *);
+void		 server_drain(void);
+struct conn	*conn_find(uint32_t);
+
+/* static.c */
+void		 static_init(const char *);
+void		 static_serve(struct conn *, struct http_req *);
+
+/* route.c */
+struct route	*route_match(struct conf *, const char *, char *, size_t,
+		    char *, size_t, char *, size_t);
+
+/* session.c */
+void		 session_request(struct conn *, struct route *, const char *,
+		    const char *, const char *);
+void		 session_verdict(struct conn *, struct auth_resp *, int);
+void		 session_end(struct conn *, uint16_t, const char *);
+void		 session_kill(uint32_t, const char *);
+
+#endif

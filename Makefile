@@ -21,7 +21,8 @@ SANFLAGS	 = -fsanitize=address,undefined -fno-omit-frame-pointer
 endif
 
 MASTER_SRCS	 = master/main.c master/parse.c master/child.c master/listen.c
-AUTHD_SRCS	 = authd/authd.c authd/connect.c
+AUTHD_SRCS	 = authd/authd.c authd/connect.c authd/decide.c authd/token.c \
+		   authd/replay.c authd/limits.c
 WORKER_SRCS	 = worker/worker.c worker/server.c worker/static.c \
 		   worker/route.c worker/session.c worker/tls.c \
 		   worker/ws.c worker/http.c

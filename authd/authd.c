@@ -34,8 +34,7 @@ static const struct proc authd_proc = {
 static void
 authd_apply(struct conf *nc, struct conf *old)
 {
-	(void)nc;
-	(void)old;
+	decide_configure(nc, old == NULL);
 }
 
 /* Sends the verdict, with the upstream socket when there is one. */
@@ -51,13 +50,17 @@ authd_reply(struct pending *p, enum err_code code)
 	if (code == ERR_NONE) {
 		fd = p->fd;
 		p->fd = -1;
-	} else if (p->fd != -1) {
-		close(p->fd);
-		p->fd = -1;
+	} else {
+		if (p->fd != -1) {
+			close(p->fd);
+			p->fd = -1;
+		}
+		if (p->acquired)
+			decide_release(p->worker, p->req.session);
 	}
-	log_info("decision worker=%d session=%u client=%s route=%d target=%s "
+	log_info("decision worker=%d session=%u client=%s route=%s target=%s "
 	    "user=%s jti=%s result=%s", p->worker, p->req.session,
-	    p->resp.client, p->req.route_id, p->resp.target,
+	    p->resp.client, p->route, p->resp.target[0] ? p->resp.target : "-",
 	    p->resp.user[0] ? p->resp.user : "-",
 	    p->resp.jti_hash[0] ? p->resp.jti_hash : "-", err_name(code));
 	if (w->ipc != NULL && ipc_send(w->ipc, IMSG_AUTH_RESP, 0, fd, &p->resp,
@@ -67,85 +70,6 @@ authd_reply(struct pending *p, enum err_code code)
 		close(fd);
 	explicit_bzero(&p->resp, sizeof(p->resp));
 	free(p);
-}
-
-static void
-authd_connect_inet(struct pending *p, const char *host, uint16_t port)
-{
-	struct sockaddr_storage	 ss;
-	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
-	socklen_t		 len;
-
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		len = sizeof(*sin);
-	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		len = sizeof(*sin6);
-	} else {
-		authd_reply(p, ERR_VM_NOT_FOUND);
-		return;
-	}
-	connect_start(p, (struct sockaddr *)&ss, len,
-	    ps->conf->g.connect_timeout);
-}
-
-static void
-authd_decide_tcp(struct pending *p, struct route *r)
-{
-	struct target	*t;
-
-	if (r->c.backend == BACKEND_NETWORK) {
-		if (!addr_in_nets(p->req.target, r->c.nets, r->c.nnets)) {
-			log_info("address %s is outside the networks of route "
-			    "%s", p->req.target, r->c.pattern);
-			authd_reply(p, ERR_UNAUTHORIZED);
-			return;
-		}
-		authd_connect_inet(p, p->req.target, r->c.port);
-		return;
-	}
-	if ((t = conf_target_find(ps->conf, p->req.target)) == NULL) {
-		authd_reply(p, ERR_VM_NOT_FOUND);
-		return;
-	}
-	if (t->c.socket[0] != '\0') {
-		/* Not reachable from authd's empty root: the master connects. */
-		authd_reply(p, ERR_NO_CONSOLE_AVAILABLE);
-		return;
-	}
-	authd_connect_inet(p, t->c.host, t->c.port);
-}
-
-static void
-authd_decide(struct pending *p)
-{
-	struct route	*r;
-
-	strlcpy_(p->resp.client, p->req.peer, sizeof(p->resp.client));
-	strlcpy_(p->resp.target, p->req.target, sizeof(p->resp.target));
-	p->resp.upstream = UPSTREAM_TCP;
-	if ((r = conf_route_find(ps->conf, p->req.route_id)) == NULL) {
-		authd_reply(p, ERR_INTERNAL_ERROR);
-		return;
-	}
-	if (r->c.auth != AUTH_NONE) {
-		authd_reply(p, ERR_INVALID_TOKEN);
-		return;
-	}
-	switch (r->c.backend) {
-	case BACKEND_TCP:
-	case BACKEND_NETWORK:
-		authd_decide_tcp(p, r);
-		break;
-	default:
-		authd_reply(p, ERR_NO_CONSOLE_AVAILABLE);
-		break;
-	}
 }
 
 static int
@@ -188,11 +112,12 @@ authd_dispatch_worker(struct ipc *ipc, struct ipc_msg *m, void *arg)
 			free(p);
 			return authd_worker_bad(w, m);
 		}
-		authd_decide(p);
+		decide(p);
 		return 0;
 	case IMSG_SESSION_END:
 		if (ipc_get(m, &se, sizeof(se)) == -1)
 			return authd_worker_bad(w, m);
+		decide_release(w->id, se.session);
 		return 0;
 	default:
 		return authd_worker_bad(w, m);
@@ -207,6 +132,7 @@ authd_worker_closed(struct ipc *ipc, void *arg)
 	(void)ipc;
 	log_debug("worker%d channel closed", w->id);
 	connect_cancel_worker(w->id);
+	decide_release_worker(w->id);
 	ipc_free(w->ipc);
 	w->ipc = NULL;
 }

@@ -23,6 +23,8 @@ struct pending {
 	struct auth_resp	 resp;
 	int			 fd;
 	struct event		*ev;
+	int			 acquired;	/* holds a limits slot */
+	char			 route[PATTERN_LEN];
 };
 
 TAILQ_HEAD(pendings, pending);
@@ -30,6 +32,12 @@ TAILQ_HEAD(pendings, pending);
 /* authd.c */
 void	authd_reply(struct pending *, enum err_code);
 extern struct wchan	 wchans[MAX_WORKERS];
+
+/* decide.c */
+void	decide_configure(struct conf *, int);
+void	decide(struct pending *);
+void	decide_release(int, uint32_t);
+void	decide_release_worker(int);
 
 /* connect.c */
 void	connect_start(struct pending *, const struct sockaddr *, socklen_t,

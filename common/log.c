@@ -33,6 +33,12 @@ log_procname(const char *name)
 	snprintf(log_proc, sizeof(log_proc), "%s", name);
 }
 
+const char *
+log_getprocname(void)
+{
+	return log_proc;
+}
+
 void
 log_setverbose(int v)
 {

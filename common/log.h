@@ -10,6 +10,7 @@
 void	log_init(int foreground, int verbose);
 void	log_procname(const char *);
 void	log_setverbose(int);
+const char *log_getprocname(void);
 int	log_getverbose(void);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));

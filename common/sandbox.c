@@ -75,8 +75,8 @@ sandbox_sigsys(int sig, siginfo_t *info, void *uc)
 	(void)uc;
 	name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
 	    info->si_syscall);
-	n = snprintf(line, sizeof(line), "sandbox: forbidden system call %s "
-	    "(%d)\n", name ? name : "?", info->si_syscall);
+	n = snprintf(line, sizeof(line), "%s: sandbox: forbidden system call "
+	    "%s (%d)\n", log_getprocname(), name ? name : "?", info->si_syscall);
 	if (write(STDERR_FILENO, line, n) == -1)
 		(void)0;
 	/* SA_RESETHAND made the action default again: die of SIGSYS. */

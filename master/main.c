@@ -106,6 +106,8 @@ master_reload_timeout(evutil_socket_t fd, short what, void *arg)
 	master->waiting = 0;
 }
 
+static void	master_slot(int);
+
 /* Every child acknowledged the pending configuration: switch to it. */
 static void
 master_commit(void)
@@ -139,6 +141,8 @@ master_commit(void)
 	}
 	for (i = 0; i < want; i++) {
 		ch = &master->workers[i];
+		if (i >= master->nworkers)
+			master_slot(i);
 		ch->retiring = 0;
 		if (!child_alive(ch) && (ch->ev_restart == NULL ||
 		    !evtimer_pending(ch->ev_restart, NULL)))
@@ -303,6 +307,17 @@ master_signals(void)
 }
 
 static void
+master_slot(int i)
+{
+	struct child	*ch = &master->workers[i];
+
+	memset(ch, 0, sizeof(*ch));
+	ch->type = PROC_WORKER;
+	ch->id = i;
+	snprintf(ch->name, sizeof(ch->name), "worker%d", i);
+}
+
+static void
 master_start(void)
 {
 	int	 i;
@@ -313,10 +328,7 @@ master_start(void)
 	strlcpy_(master->authd.name, "authd", sizeof(master->authd.name));
 	child_spawn(&master->authd);
 	for (i = 0; i < master->nworkers; i++) {
-		master->workers[i].type = PROC_WORKER;
-		master->workers[i].id = i;
-		snprintf(master->workers[i].name, sizeof(master->workers[i].name),
-		    "worker%d", i);
+		master_slot(i);
 		child_spawn(&master->workers[i]);
 	}
 }
@@ -395,7 +407,11 @@ main(int argc, char *argv[])
 		perror("vncrelayd");
 		exit(1);
 	}
-	master->conffile = conffile;
+	/* argv is about to become the process title: keep a copy. */
+	if ((master->conffile = strdup(conffile)) == NULL) {
+		perror("vncrelayd");
+		exit(1);
+	}
 	master->foreground = debug;
 	master->verbose = verbose;
 	if ((master->conf = parse_config(conffile, noaction)) == NULL) {

@@ -88,8 +88,9 @@ wlistener_new(struct conf *c, struct listener *l)
 		return NULL;
 	}
 	wl->ev_resume = evtimer_new(ps->base, worker_resume_cb, wl);
+	/* Backlog 0: the master's socket is listening already. */
 	wl->evl = evconnlistener_new(ps->base, worker_accept_cb, wl,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, l->fd);
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, l->fd);
 	if (wl->evl == NULL || wl->ev_resume == NULL)
 		fatalx("cannot set up listener %s", l->c.addr);
 	l->fd = -1;	/* the evconnlistener owns it now */

@@ -1,0 +1,72 @@
+# `vncrelayd -n` accepts a good file and, for each kind of mistake, names
+# the file and the line that holds it, and exits 1.
+
+import re
+
+GOOD = '''prefork = 1
+listen "127.0.0.1:{port}" { tls = no }
+target "vm1" { host = "127.0.0.1" port = 5901 }
+route "/ws/vnc/{name}" { backend = tcp auth = none }
+route "/vnc/{ip}" { backend = tcp networks = {"127.0.0.0/8"} port = 5901 auth = none }
+'''
+
+# Each bad file is the good one with one line replaced by a mistake; the
+# message must name the line and what is wrong on it.
+BAD = {
+	"unknown keyword": (3, 'nosuchkeyword = 1', r"nosuchkeyword"),
+	"bad integer": (3, 'prefork = many', r"many"),
+	"bad enum": (3, 'route "/x/{name}" { backend = nosuch auth = none }',
+	    r"nosuch"),
+	"bad listen address": (3, 'listen "999.0.0.1:{port2}" { tls = no }',
+	    r"999\.0\.0\.1"),
+	"bad CIDR": (3, 'route "/v/{ip}" { backend = tcp '
+	    'networks = {"127.0.0.0/33"} port = 5901 auth = none }',
+	    r"127\.0\.0\.0/33"),
+	"unknown placeholder": (3, 'route "/ws/x/{nosuch}" '
+	    '{ backend = tcp auth = none }', r"\{nosuch\}"),
+	"target without host or socket": (3, 'target "vm2" { port = 5902 }',
+	    r"vm2"),
+	"bad integer on line 5": (5, 'max-sessions = x', r"max-sessions"),
+}
+
+
+def with_line(text, lineno, replacement):
+	lines = text.splitlines()
+	lines[lineno - 1] = replacement
+	return "\n".join(lines) + "\n"
+
+
+def check(t, name, text):
+	"""Run -n on text; return (exit status, stderr, stdout, path)."""
+	path = t.write_file(name, text + 'webroot = "{webroot}"\n')
+	cp = t.run_daemon(["-n", "-f", path])
+	return cp.returncode, cp.stderr.strip(), cp.stdout.strip(), path
+
+
+def run(t):
+	# Every file is tried; the case fails at the end with all problems.
+	problems = []
+
+	status, err, out, _ = check(t, "good.conf", GOOD)
+	if status != 0 or "configuration OK" not in out + err:
+		problems.append(f"good.conf: exit {status}: {out} {err}")
+
+	for i, (what, (lineno, line, why)) in enumerate(sorted(BAD.items())):
+		status, err, out, path = check(t, f"bad{i}.conf",
+		    with_line(GOOD, lineno, line))
+		want = re.escape(path) + f":{lineno}: .*{why}"
+		if status != 1 or "configuration OK" in out + err:
+			problems.append(f"{what}: exit {status}: {out} {err}")
+		elif not re.search(want, err):
+			problems.append(f"{what}: {err!r} is not "
+			    f"'{path}:{lineno}: ...{why}...'")
+
+	missing = t.tmp + "/nosuch.conf"
+	cp = t.run_daemon(["-n", "-f", missing])
+	if cp.returncode != 1 or not re.search(re.escape(missing) +
+	    r": No such file", cp.stderr) or re.search(re.escape(missing) +
+	    r":\d+:", cp.stderr):
+		problems.append(f"missing file: exit {cp.returncode}: "
+		    f"{cp.stderr.strip()!r}")
+
+	t.expect(not problems, "; ".join(problems))

@@ -22,10 +22,10 @@ endif
 
 MASTER_SRCS	 = master/main.c master/parse.c master/child.c master/listen.c
 AUTHD_SRCS	 = authd/authd.c authd/connect.c authd/decide.c authd/token.c \
-		   authd/replay.c authd/limits.c
+		   authd/replay.c authd/limits.c authd/issue.c
 WORKER_SRCS	 = worker/worker.c worker/server.c worker/static.c \
 		   worker/route.c worker/session.c worker/tls.c \
-		   worker/ws.c worker/http.c
+		   worker/ws.c worker/http.c worker/api.c
 COMMON_SRCS	 = common/log.c common/ipc.c common/conf.c common/util.c \
 		   common/sandbox.c common/proc.c
 SRCS		 = $(MASTER_SRCS) $(AUTHD_SRCS) $(WORKER_SRCS) $(COMMON_SRCS)

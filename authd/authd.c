@@ -97,6 +97,7 @@ authd_dispatch_worker(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	struct wchan	*w = arg;
 	struct pending	*p;
 	struct session_end se;
+	struct api_req	 aq;
 
 	(void)ipc;
 	if (m->fd != -1)
@@ -113,6 +114,15 @@ authd_dispatch_worker(struct ipc *ipc, struct ipc_msg *m, void *arg)
 			return authd_worker_bad(w, m);
 		}
 		decide(p);
+		return 0;
+	case IMSG_API_REQ:
+		if (ipc_get(m, &aq, sizeof(aq)) == -1 ||
+		    !ipc_str_ok(aq.peer, sizeof(aq.peer)) ||
+		    !ipc_str_ok(aq.xff, sizeof(aq.xff)) ||
+		    !ipc_str_ok(aq.target, sizeof(aq.target)) ||
+		    !ipc_str_ok(aq.key, sizeof(aq.key)))
+			return authd_worker_bad(w, m);
+		issue_api(w, &aq);
 		return 0;
 	case IMSG_SESSION_END:
 		if (ipc_get(m, &se, sizeof(se)) == -1)
@@ -141,6 +151,7 @@ static int
 authd_dispatch_master(struct ipc_msg *m)
 {
 	struct wchan	*w;
+	struct ctl_token ct;
 
 	switch (m->hdr.type) {
 	case IMSG_AUTHD_CHANNEL:
@@ -157,6 +168,13 @@ authd_dispatch_master(struct ipc_msg *m)
 	case IMSG_SHUTDOWN:
 		log_debug("shutting down");
 		exit(0);
+	case IMSG_CTL_TOKEN:
+		if (ipc_get(m, &ct, sizeof(ct)) == -1 ||
+		    !ipc_str_ok(ct.target, sizeof(ct.target)) ||
+		    !ipc_str_ok(ct.user, sizeof(ct.user)))
+			return -1;
+		issue_ctl(&ct);
+		return 0;
 	default:
 		log_warnx("unexpected message %u from the master", m->hdr.type);
 		return 0;

@@ -39,6 +39,13 @@ void	decide(struct pending *);
 void	decide_release(int, uint32_t);
 void	decide_release_worker(int);
 
+struct token_keys;
+const struct token_keys *decide_keys(void);
+
+/* issue.c */
+void	issue_api(struct wchan *, struct api_req *);
+void	issue_ctl(struct ctl_token *);
+
 /* connect.c */
 void	connect_start(struct pending *, const struct sockaddr *, socklen_t,
 	    int);

@@ -89,6 +89,12 @@ decide_configure(struct conf *c, int first)
 	}
 }
 
+const struct token_keys *
+decide_keys(void)
+{
+	return &keys;
+}
+
 void
 decide_release(int worker, uint32_t session)
 {

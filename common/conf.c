@@ -214,7 +214,7 @@ conf_global_ok(const struct conf_global *g)
 
 	if (!S(g->user) || !S(g->webroot) || !S(g->authd_root) ||
 	    !S(g->control_socket) || !S(g->control_group) ||
-	    !S(g->path_prefix))
+	    !S(g->path_prefix) || !S(g->console_api) || !S(g->signing_key))
 		return 0;
 	if (g->norigins < 0 || g->norigins > MAX_ORIGINS ||
 	    g->ntrusted < 0 || g->ntrusted > MAX_NETWORKS)

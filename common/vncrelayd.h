@@ -120,6 +120,9 @@ struct conf_global {
 	int		 clock_skew;
 	int		 max_token_lifetime;
 	int		 token_ttl;
+	int		 api_failures;
+	char		 console_api[PATTERN_LEN];
+	char		 signing_key[NAME_LEN];
 	int		 norigins;
 	char		 origins[MAX_ORIGINS][HOST_LEN];
 	int		 ntrusted;
@@ -239,6 +242,9 @@ enum imsg_type {
 	IMSG_CTL_VERBOSE,	/* m->c: int */
 	IMSG_WORKER_BAD,	/* a->m: peerid = worker that misbehaved */
 	IMSG_CONNECT_UNIX,	/* a->m: path; m->a: + connected socket */
+	IMSG_API_REQ,		/* w->a: console API token request */
+	IMSG_API_RESP,		/* a->w */
+	IMSG_CTL_TOKEN_RESP,	/* a->m */
 	IMSG_MAX
 };
 
@@ -291,6 +297,35 @@ struct auth_resp {
 	char		 ws_path[1024];
 	char		 ws_protocol[64];
 	char		 ws_headers[4096];	/* Host, Cookie/Authorization, Origin */
+};
+
+/* Worker to authd: the console API asks for a token (seed 004). */
+struct api_req {
+	uint32_t	 session;
+	char		 peer[64];
+	char		 xff[256];
+	char		 target[HOST_LEN];
+	char		 key[256];		/* the bearer API key */
+};
+
+struct api_resp {
+	uint32_t	 session;
+	int32_t		 code;
+	int64_t		 expires;
+	int32_t		 has_password;
+	char		 type[8];
+	char		 token[TOKEN_MAXLEN + 1];
+};
+
+/* Master and authd: vncrelayctl token. */
+struct ctl_token {
+	uint32_t	 id;
+	int32_t		 ttl;
+	int32_t		 code;
+	int64_t		 expires;
+	char		 target[HOST_LEN];
+	char		 user[NAME_LEN];
+	char		 token[TOKEN_MAXLEN + 1];
 };
 
 struct session_end {

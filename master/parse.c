@@ -267,6 +267,9 @@ static cfg_opt_t global_opts[] = {
 	INT_OPT("clock-skew", 30),
 	INT_OPT("max-token-lifetime", 86400),
 	INT_OPT("token-ttl", 300),
+	INT_OPT("api-failures", 5),
+	CFG_STR("console-api", "", CFGF_NONE),
+	CFG_STR("signing-key", "", CFGF_NONE),
 	CFG_STR_LIST("allowed-origins", "{}", CFGF_NONE),
 	CFG_STR_LIST_CB("trusted-proxies", "{}", CFGF_NONE, cb_cidr),
 #ifdef VNCRELAYD_DEBUG
@@ -432,6 +435,17 @@ parse_global(struct conf *c, cfg_t *cfg, const char *file)
 	g->clock_skew = cfg_getint(cfg, "clock-skew");
 	g->max_token_lifetime = cfg_getint(cfg, "max-token-lifetime");
 	g->token_ttl = cfg_getint(cfg, "token-ttl");
+	g->api_failures = cfg_getint(cfg, "api-failures");
+	COPY(g->console_api, cfg_getstr(cfg, "console-api"), "console-api");
+	COPY(g->signing_key, cfg_getstr(cfg, "signing-key"), "signing-key");
+	if (g->console_api[0] != '\0' && (g->console_api[0] != '/' ||
+	    g->console_api[strlen(g->console_api) - 1] == '/'))
+		return parse_fail(file, "console-api must start with / and not "
+		    "end with one");
+	if (g->token_ttl < 1 || (g->max_token_lifetime &&
+	    g->token_ttl > g->max_token_lifetime))
+		return parse_fail(file, "token-ttl must be 1 to "
+		    "max-token-lifetime seconds");
 	if (g->max_head_size < 512 || g->max_head_size > 65536)
 		return parse_fail(file, "max-head-size must be 512 to 65536");
 	if (g->max_headers < 4 || g->max_headers > 128)
@@ -575,6 +589,17 @@ parse_apikey(struct conf *c, cfg_t *sec, const char *file)
 }
 
 static int
+conf_key_exists(struct conf *c, const char *kid)
+{
+	struct key	*k;
+
+	TAILQ_FOREACH(k, &c->keys, entry)
+		if (strcmp(k->c.kid, kid) == 0)
+			return 1;
+	return 0;
+}
+
+static int
 parse_sections(struct conf *c, cfg_t *cfg, const char *file)
 {
 	unsigned int	 i;
@@ -596,6 +621,12 @@ parse_sections(struct conf *c, cfg_t *cfg, const char *file)
 			return -1;
 	if (TAILQ_EMPTY(&c->listeners))
 		return parse_fail(file, "no listen address");
+	if (c->g.console_api[0] != '\0' && TAILQ_EMPTY(&c->keys))
+		return parse_fail(file, "console-api needs a key to sign tokens");
+	if (c->g.signing_key[0] != '\0' && !conf_key_exists(c,
+	    c->g.signing_key))
+		return parse_fail(file, "signing-key %s is not a configured key",
+		    c->g.signing_key);
 	return 0;
 }
 

@@ -82,6 +82,13 @@ route_try(const char *pattern, const char *path, char *target, size_t tlen,
 	return *p == '\0' && *q == '\0';
 }
 
+/* One path segment, percent-decoded and checked. */
+int
+route_decode(const char *seg, char *out, size_t outlen)
+{
+	return segment_decode(seg, strlen(seg), out, outlen);
+}
+
 struct route *
 route_match(struct conf *c, const char *path, char *target, size_t tlen,
     char *ns, size_t nslen, char *token, size_t toklen)

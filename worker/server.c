@@ -329,7 +329,7 @@ server_dispatch(struct conn *c)
 {
 	struct route	*r;
 	char		 target[HOST_LEN], ns[NAME_LEN], token[TOKEN_MAXLEN + 1];
-	const char	*path = c->req.path;
+	const char	*path = c->req.path, *api;
 	size_t		 plen = strlen(ps->conf->g.path_prefix);
 
 #ifdef VNCRELAYD_DEBUG
@@ -340,6 +340,13 @@ server_dispatch(struct conn *c)
 	if (plen && strncmp(path, ps->conf->g.path_prefix, plen) == 0 &&
 	    (path[plen] == '/' || path[plen] == '\0'))
 		path += plen;
+	if (!is_upgrade(&c->req) && (api = api_match(path)) != NULL) {
+		if (strcmp(c->req.method, "GET") != 0)
+			server_plain_error(c, 405);
+		else
+			api_request(c, api);
+		return;
+	}
 	r = route_match(ps->conf, path, target, sizeof(target), ns, sizeof(ns),
 	    token, sizeof(token));
 	if (r != NULL) {

@@ -145,10 +145,22 @@ static int
 worker_dispatch_authd(struct ipc *ipc, struct ipc_msg *m, void *arg)
 {
 	struct auth_resp	*r;
+	struct api_resp		*ar;
 	struct conn		*c;
 
 	(void)ipc;
 	(void)arg;
+	if (m->hdr.type == IMSG_API_RESP && m->hdr.len == sizeof(*ar)) {
+		ar = (struct api_resp *)m->data;
+		if (!ipc_str_ok(ar->token, sizeof(ar->token)) ||
+		    !ipc_str_ok(ar->type, sizeof(ar->type)))
+			return -1;
+		if ((c = conn_find(ar->session)) != NULL &&
+		    c->state == CONN_AUTH && c->api)
+			api_verdict(c, ar);
+		explicit_bzero(m->data, m->hdr.len);
+		return 0;
+	}
 	if (m->hdr.type != IMSG_AUTH_RESP || m->hdr.len != sizeof(*r)) {
 		log_warnx("unexpected message %u from authd", m->hdr.type);
 		return -1;

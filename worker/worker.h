@@ -51,6 +51,7 @@ struct conn {
 	struct timeval		 since;
 	struct timeval		 last_active;
 	int			 requests;
+	int			 api;		/* a console API request */
 
 	/* The WebSocket request, kept until the verdict. */
 	char			 pattern[PATTERN_LEN];
@@ -120,6 +121,13 @@ void		 static_serve(struct conn *, struct http_req *);
 /* route.c */
 struct route	*route_match(struct conf *, const char *, char *, size_t,
 		    char *, size_t, char *, size_t);
+
+int		 route_decode(const char *, char *, size_t);
+
+/* api.c */
+const char	*api_match(const char *);
+void		 api_request(struct conn *, const char *);
+void		 api_verdict(struct conn *, struct api_resp *);
 
 /* session.c */
 void		 session_request(struct conn *, struct route *, const char *,

@@ -20,7 +20,8 @@ ifeq ($(SANITIZE),1)
 SANFLAGS	 = -fsanitize=address,undefined -fno-omit-frame-pointer
 endif
 
-MASTER_SRCS	 = master/main.c master/parse.c master/child.c master/listen.c
+MASTER_SRCS	 = master/main.c master/parse.c master/child.c master/listen.c \
+		   master/control.c
 AUTHD_SRCS	 = authd/authd.c authd/connect.c authd/decide.c authd/token.c \
 		   authd/replay.c authd/limits.c authd/issue.c
 WORKER_SRCS	 = worker/worker.c worker/server.c worker/static.c \
@@ -34,12 +35,17 @@ HDRS		 = $(wildcard common/*.h master/*.h authd/*.h worker/*.h)
 REL_OBJS	 = $(SRCS:%.c=build/obj/%.o)
 DBG_OBJS	 = $(SRCS:%.c=build/debug/obj/%.o)
 
-all: build/vncrelayd www
+all: build/vncrelayd build/vncrelayctl www
 
-debug: build/debug/vncrelayd www
+debug: build/debug/vncrelayd build/vncrelayctl www
 
 build/vncrelayd: $(REL_OBJS)
 	$(CC) $(LDFLAGS_BASE) $(SANFLAGS) -o $@ $(REL_OBJS) $(LIBS)
+
+build/vncrelayctl: ctl/vncrelayctl.c common/vncrelayd.h
+	@mkdir -p build
+	$(CC) $(CPPFLAGS_BASE) $(CFLAGS_BASE) -O2 $(SANFLAGS) $(LDFLAGS_BASE) \
+	    -o $@ ctl/vncrelayctl.c -ljansson
 
 build/debug/vncrelayd: $(DBG_OBJS)
 	$(CC) $(LDFLAGS_BASE) $(SANFLAGS) -o $@ $(DBG_OBJS) $(LIBS)
@@ -88,6 +94,7 @@ install: all
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SHAREDIR)/www \
 	    $(DESTDIR)$(SHAREDIR)/examples
 	install -m 0755 build/vncrelayd $(DESTDIR)$(BINDIR)/vncrelayd
+	install -m 0755 build/vncrelayctl $(DESTDIR)$(BINDIR)/vncrelayctl
 	cp -R $(WWW_DIR)/. $(DESTDIR)$(SHAREDIR)/www/
 	-install -m 0644 man/vncrelayd.8 $(DESTDIR)$(MANDIR)/man8/
 	-install -m 0644 man/vncrelayd.conf.5 $(DESTDIR)$(MANDIR)/man5/

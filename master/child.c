@@ -259,6 +259,7 @@ static int
 master_dispatch_child(struct ipc *ipc, struct ipc_msg *m, void *arg)
 {
 	struct child	*ch = arg;
+	struct ctl_token ct;
 
 	(void)ipc;
 	switch (m->hdr.type) {
@@ -277,6 +278,17 @@ master_dispatch_child(struct ipc *ipc, struct ipc_msg *m, void *arg)
 			    m->hdr.peerid);
 			kill(master->workers[m->hdr.peerid].pid, SIGKILL);
 		}
+		return 0;
+	case IMSG_CTL_TOKEN_RESP:
+		if (ch->type != PROC_AUTHD || m->hdr.len != sizeof(ct))
+			break;
+		memcpy(&ct, m->data, sizeof(ct));
+		explicit_bzero(m->data, m->hdr.len);
+		if (!ipc_str_ok(ct.token, sizeof(ct.token)) ||
+		    !ipc_str_ok(ct.target, sizeof(ct.target)))
+			break;
+		control_token_reply(&ct);
+		explicit_bzero(&ct, sizeof(ct));
 		return 0;
 	case IMSG_STATS:
 		if (ch->type != PROC_WORKER ||

@@ -220,6 +220,7 @@ master_maybe_exit(void)
 		ipc_send(master->authd.ipc, IMSG_SHUTDOWN, 0, -1, NULL, 0);
 		return;
 	}
+	control_close();
 	log_info("exiting");
 	exit(0);
 }
@@ -450,6 +451,9 @@ main(int argc, char *argv[])
 	master->ev_reload_timeout = evtimer_new(master->base,
 	    master_reload_timeout, NULL);
 	master_signals();
+	if (control_open(master->conf) == -1)
+		log_warnx("control socket %s not available",
+		    master->conf->g.control_socket);
 	master_start();
 	event_base_dispatch(master->base);
 	return 0;

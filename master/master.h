@@ -62,6 +62,11 @@ void		 master_dispatch_ack(struct child *, uint32_t);
 /* listen.c */
 int		 listen_open(struct conf *, struct conf *);
 
+/* control.c */
+int		 control_open(struct conf *);
+void		 control_close(void);
+void		 control_token_reply(struct ctl_token *);
+
 /* main.c */
 void		 master_maybe_exit(void);
 

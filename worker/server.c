@@ -80,7 +80,8 @@ server_accept(struct wlistener *wl, int fd, struct sockaddr *sa, int salen)
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	c->id = ++worker->next_id;
+	/* Ids are unique daemon-wide: the worker is in the top byte. */
+	c->id = ((uint32_t)ps->id << 24) | (++worker->next_id & 0xffffff);
 	c->state = CONN_HEAD;
 	c->tls = wl->c.tls;
 	peer_string(sa, c->peer, sizeof(c->peer));

@@ -1,0 +1,422 @@
+/*
+ * The control socket that vncrelayctl talks to.  One request per
+ * connection: a line of words in, one JSON document out.  The socket is
+ * mode 0660 and owned by root and control-group, so the file system keeps
+ * everyone else out; the peer's credentials are logged with each command.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <jansson.h>
+
+#include "log.h"
+#include "master.h"
+
+#define CTL_MAXLINE	1024
+
+struct ctlconn {
+	TAILQ_ENTRY(ctlconn)	 entry;
+	struct bufferevent	*bev;
+	uint32_t		 id;
+	uid_t			 uid;
+};
+
+static TAILQ_HEAD(, ctlconn) ctlconns = TAILQ_HEAD_INITIALIZER(ctlconns);
+static struct event	*ev_accept;
+static int		 ctl_fd = -1;
+static uint32_t		 ctl_next;
+static char		 ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+static void
+ctl_free(struct ctlconn *cc)
+{
+	TAILQ_REMOVE(&ctlconns, cc, entry);
+	bufferevent_free(cc->bev);
+	free(cc);
+}
+
+static void
+ctl_flushed(struct bufferevent *bev, void *arg)
+{
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		ctl_free(arg);
+}
+
+/* Sends the answer and closes; takes the reference to j. */
+static void
+ctl_reply(struct ctlconn *cc, json_t *j)
+{
+	char	*s = json_dumps(j, JSON_COMPACT);
+
+	json_decref(j);
+	if (s == NULL) {
+		ctl_free(cc);
+		return;
+	}
+	evbuffer_add_printf(bufferevent_get_output(cc->bev), "%s\n", s);
+	explicit_bzero(s, strlen(s));
+	free(s);
+	bufferevent_disable(cc->bev, EV_READ);
+	bufferevent_setcb(cc->bev, NULL, ctl_flushed, NULL, cc);
+}
+
+static void
+ctl_error(struct ctlconn *cc, const char *msg)
+{
+	ctl_reply(cc, json_pack("{s:s}", "error", msg));
+}
+
+static json_t *
+ctl_summary(void)
+{
+	struct worker_stats	 sum;
+	json_t			*procs, *hs, *j;
+	struct child		*ch;
+	struct timeval		 now;
+	int			 i, k;
+
+	memset(&sum, 0, sizeof(sum));
+	procs = json_array();
+	json_array_append_new(procs, json_pack("{s:s,s:i,s:I}", "name",
+	    "authd", "pid", (int)master->authd.pid, "restarts",
+	    (json_int_t)master->authd.restarts));
+	for (i = 0; i < master->nworkers; i++) {
+		ch = &master->workers[i];
+		if (ch->retiring && !child_alive(ch))
+			continue;
+		json_array_append_new(procs, json_pack("{s:s,s:i,s:I}", "name",
+		    ch->name, "pid", (int)ch->pid, "restarts",
+		    (json_int_t)ch->restarts));
+		sum.sessions_active += ch->stats.sessions_active;
+		sum.sessions_total += ch->stats.sessions_total;
+		sum.bytes_in += ch->stats.bytes_in;
+		sum.bytes_out += ch->stats.bytes_out;
+		sum.connections += ch->stats.connections;
+		for (k = 0; k < ERR_MAX; k++)
+			sum.handshakes[k] += ch->stats.handshakes[k];
+	}
+	hs = json_object();
+	for (k = 0; k < ERR_MAX; k++)
+		json_object_set_new(hs, err_name(k),
+		    json_integer(sum.handshakes[k]));
+	gettimeofday(&now, NULL);
+	j = json_pack("{s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:o}",
+	    "uptime", (json_int_t)(now.tv_sec - master->boot.tv_sec),
+	    "processes", procs,
+	    "connections", (json_int_t)sum.connections,
+	    "sessions_active", (json_int_t)sum.sessions_active,
+	    "sessions_total", (json_int_t)sum.sessions_total,
+	    "bytes_in", (json_int_t)sum.bytes_in,
+	    "bytes_out", (json_int_t)sum.bytes_out,
+	    "handshakes", hs);
+	return j;
+}
+
+static json_t *
+ctl_targets(void)
+{
+	struct target	*t;
+	json_t		*a = json_array();
+
+	TAILQ_FOREACH(t, &master->conf->targets, entry)
+		json_array_append_new(a, json_pack("{s:s,s:s,s:i,s:s,s:s}",
+		    "name", t->c.name, "host", t->c.host, "port", t->c.port,
+		    "socket", t->c.socket, "type", t->c.type));
+	return json_pack("{s:o}", "targets", a);
+}
+
+static void
+ctl_verbose(struct ctlconn *cc, int v)
+{
+	int	 i;
+
+	log_setverbose(v);
+	master->verbose = v;
+	if (child_alive(&master->authd))
+		ipc_send(master->authd.ipc, IMSG_CTL_VERBOSE, 0, -1, &v,
+		    sizeof(v));
+	for (i = 0; i < master->nworkers; i++)
+		if (child_alive(&master->workers[i]))
+			ipc_send(master->workers[i].ipc, IMSG_CTL_VERBOSE, 0, -1,
+			    &v, sizeof(v));
+	ctl_reply(cc, json_pack("{s:s}", "log", v ? "verbose" : "brief"));
+}
+
+static void
+ctl_kill(struct ctlconn *cc, const char *arg)
+{
+	char		*end;
+	unsigned long	 id = strtoul(arg, &end, 10);
+	int		 w = (int)(id >> 24);
+
+	if (*arg == '\0' || *end != '\0' || id > UINT32_MAX ||
+	    w >= master->nworkers || !child_alive(&master->workers[w])) {
+		ctl_error(cc, "no such session");
+		return;
+	}
+	ipc_send(master->workers[w].ipc, IMSG_CTL_KILL, (uint32_t)id, -1, NULL,
+	    0);
+	ctl_reply(cc, json_pack("{s:I,s:s}", "session", (json_int_t)id,
+	    "result", "kill requested"));
+}
+
+static void
+ctl_token(struct ctlconn *cc, char **av, int ac)
+{
+	struct ctl_token	 ct;
+	int			 i;
+
+	memset(&ct, 0, sizeof(ct));
+	if (ac < 2 || !child_alive(&master->authd)) {
+		ctl_error(cc, ac < 2 ? "usage: token TARGET [-t ttl] [-u user]" :
+		    "authd is not running");
+		return;
+	}
+	strlcpy_(ct.target, av[1], sizeof(ct.target));
+	for (i = 2; i + 1 < ac; i += 2) {
+		if (strcmp(av[i], "-t") == 0)
+			ct.ttl = atoi(av[i + 1]);
+		else if (strcmp(av[i], "-u") == 0)
+			strlcpy_(ct.user, av[i + 1], sizeof(ct.user));
+	}
+	if (i != ac || ct.ttl < 0) {
+		ctl_error(cc, "usage: token TARGET [-t ttl] [-u user]");
+		return;
+	}
+	ct.id = cc->id;
+	ipc_send(master->authd.ipc, IMSG_CTL_TOKEN, 0, -1, &ct, sizeof(ct));
+}
+
+static void
+ctl_command(struct ctlconn *cc, char *line)
+{
+	char	*av[16], *save, *w;
+	int	 ac = 0;
+
+	for (w = strtok_r(line, " \t", &save); w && ac < 16;
+	    w = strtok_r(NULL, " \t", &save))
+		av[ac++] = w;
+	if (ac == 0) {
+		ctl_error(cc, "empty command");
+		return;
+	}
+	log_info("control: uid=%u command=%s%s%s", (unsigned)cc->uid, av[0],
+	    ac > 1 ? " " : "", ac > 1 ? av[1] : "");
+	if (ac == 2 && strcmp(av[0], "show") == 0 &&
+	    strcmp(av[1], "summary") == 0)
+		ctl_reply(cc, ctl_summary());
+	else if (ac == 2 && strcmp(av[0], "show") == 0 &&
+	    strcmp(av[1], "targets") == 0)
+		ctl_reply(cc, ctl_targets());
+	else if (ac == 1 && strcmp(av[0], "reload") == 0) {
+		kill(getpid(), SIGHUP);
+		ctl_reply(cc, json_pack("{s:s}", "result", "reload requested"));
+	} else if (ac == 2 && strcmp(av[0], "log") == 0 &&
+	    (strcmp(av[1], "verbose") == 0 || strcmp(av[1], "brief") == 0))
+		ctl_verbose(cc, strcmp(av[1], "verbose") == 0 ? 2 : 0);
+	else if (ac == 3 && strcmp(av[0], "kill") == 0 &&
+	    strcmp(av[1], "session") == 0)
+		ctl_kill(cc, av[2]);
+	else if (ac >= 1 && strcmp(av[0], "token") == 0)
+		ctl_token(cc, av, ac);
+	else
+		ctl_error(cc, "unknown command");
+}
+
+static void
+ctl_read(struct bufferevent *bev, void *arg)
+{
+	struct ctlconn	*cc = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	char		*line;
+	size_t		 n;
+
+	line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
+	if (line == NULL) {
+		if (evbuffer_get_length(in) > CTL_MAXLINE)
+			ctl_error(cc, "command too long");
+		return;
+	}
+	if (n > CTL_MAXLINE)
+		ctl_error(cc, "command too long");
+	else
+		ctl_command(cc, line);
+	free(line);
+}
+
+static void
+ctl_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		ctl_free(arg);
+}
+
+static void
+ctl_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctlconn	*cc;
+	struct ucred	 cred;
+	socklen_t	 len = sizeof(cred);
+	int		 s;
+
+	(void)what;
+	(void)arg;
+	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
+		return;
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
+	    (cc = calloc(1, sizeof(*cc))) == NULL) {
+		close(s);
+		return;
+	}
+	cc->uid = cred.uid;
+	cc->id = ++ctl_next;
+	cc->bev = bufferevent_socket_new(master->base, s, BEV_OPT_CLOSE_ON_FREE);
+	if (cc->bev == NULL) {
+		close(s);
+		free(cc);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&ctlconns, cc, entry);
+	bufferevent_setcb(cc->bev, ctl_read, NULL, ctl_event, cc);
+	bufferevent_set_timeouts(cc->bev, (&(struct timeval){ 10, 0 }), NULL);
+	bufferevent_enable(cc->bev, EV_READ);
+}
+
+/*
+ * A console URL for a fresh token: the first listener (TLS preferred),
+ * the first route whose pattern names a target, and the token in the
+ * fragment, where it stays out of every server's logs.
+ */
+static int
+control_url(const char *target, const char *token, char *url, size_t len)
+{
+	struct listener	*l, *best = NULL;
+	struct route	*r;
+	char		 path[PATTERN_LEN + HOST_LEN], host[ADDR_LEN];
+	const char	*ph;
+
+	TAILQ_FOREACH(l, &master->conf->listeners, entry)
+		if (best == NULL || (l->c.tls && !best->c.tls))
+			best = l;
+	TAILQ_FOREACH(r, &master->conf->routes, entry)
+		if (strstr(r->c.pattern, "{name}") && r->c.backend == BACKEND_TCP)
+			break;
+	if (best == NULL || r == NULL)
+		return -1;
+	ph = strstr(r->c.pattern, "{name}");
+	if ((size_t)snprintf(path, sizeof(path), "%.*s%s%s",
+	    (int)(ph - r->c.pattern - 1), r->c.pattern + 1, target, ph + 6) >=
+	    sizeof(path))
+		return -1;
+	strlcpy_(host, best->c.addr, sizeof(host));
+	if (strncmp(host, "*:", 2) == 0 || strncmp(host, "0.0.0.0:", 8) == 0) {
+		char	 hn[128];
+
+		gethostname(hn, sizeof(hn));
+		hn[sizeof(hn) - 1] = '\0';
+		snprintf(host, sizeof(host), "%s%s", hn, strchr(best->c.addr,
+		    ':'));
+	}
+	snprintf(url, len, "%s://%s%s/console.html?path=%s&name=%s#token=%s",
+	    best->c.tls ? "https" : "http", host, master->conf->g.path_prefix,
+	    path, target, token);
+	return 0;
+}
+
+/* authd answered a token request: find who asked. */
+void
+control_token_reply(struct ctl_token *ct)
+{
+	struct ctlconn	*cc;
+	json_t		*j;
+	char		 url[TOKEN_MAXLEN + 1024];
+
+	TAILQ_FOREACH(cc, &ctlconns, entry)
+		if (cc->id == ct->id)
+			break;
+	if (cc == NULL)
+		return;
+	if (ct->code != ERR_NONE) {
+		ctl_error(cc, err_name(ct->code));
+		return;
+	}
+	j = json_pack("{s:s,s:s,s:I}", "target", ct->target, "token",
+	    ct->token, "expires", (json_int_t)ct->expires);
+	if (control_url(ct->target, ct->token, url, sizeof(url)) == 0)
+		json_object_set_new(j, "url", json_string(url));
+	explicit_bzero(url, sizeof(url));
+	ctl_reply(cc, j);
+}
+
+int
+control_open(struct conf *c)
+{
+	struct sockaddr_un	 sun;
+	struct group		*gr = NULL;
+	mode_t			 old;
+
+	if (c->g.control_socket[0] == '\0')
+		return 0;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy_(sun.sun_path, c->g.control_socket, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		log_warnx("control socket path too long");
+		return -1;
+	}
+	if (c->g.control_group[0] && (gr = getgrnam(c->g.control_group)) ==
+	    NULL) {
+		log_warnx("control-group %s does not exist", c->g.control_group);
+		return -1;
+	}
+	ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ctl_fd == -1)
+		return -1;
+	unlink(sun.sun_path);
+	old = umask(0117);
+	if (bind(ctl_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		umask(old);
+		log_warn("control socket %s", sun.sun_path);
+		close(ctl_fd);
+		return -1;
+	}
+	umask(old);
+	if (chmod(sun.sun_path, gr ? 0660 : 0600) == -1 ||
+	    (gr && chown(sun.sun_path, 0, gr->gr_gid) == -1) ||
+	    listen(ctl_fd, 16) == -1) {
+		log_warn("control socket %s", sun.sun_path);
+		close(ctl_fd);
+		return -1;
+	}
+	strlcpy_(ctl_path, sun.sun_path, sizeof(ctl_path));
+	ev_accept = event_new(master->base, ctl_fd, EV_READ | EV_PERSIST,
+	    ctl_accept, NULL);
+	event_add(ev_accept, NULL);
+	log_info("control socket %s", ctl_path);
+	return 0;
+}
+
+void
+control_close(void)
+{
+	if (ctl_fd == -1)
+		return;
+	event_free(ev_accept);
+	close(ctl_fd);
+	unlink(ctl_path);
+	ctl_fd = -1;
+}

@@ -14,6 +14,7 @@
 #include "log.h"
 
 static int	 log_foreground = 1;
+static int	 log_topipe;	/* a child whose stderr the master syslogs */
 static int	 log_verbose;
 static char	 log_proc[32] = "vncrelayd";
 
@@ -25,6 +26,18 @@ log_init(int foreground, int verbose)
 	if (!foreground)
 		openlog("vncrelayd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	tzset();
+}
+
+/*
+ * A child of a daemonised master writes "<priority>line" to the pipe the
+ * master gave it as stderr; the master passes each line to syslog.  So no
+ * sandboxed process ever needs a socket to /dev/log.
+ */
+void
+log_pipe(void)
+{
+	log_foreground = 1;
+	log_topipe = 1;
 }
 
 void
@@ -51,6 +64,10 @@ log_getverbose(void)
 	return log_verbose;
 }
 
+static const char *prio[8] = {
+	"0>", "1>", "2>", "3>", "4>", "5>", "6>", "7>"
+};
+
 static void
 log_vwrite(int pri, const char *fmt, va_list ap, const char *suffix)
 {
@@ -63,8 +80,9 @@ log_vwrite(int pri, const char *fmt, va_list ap, const char *suffix)
 		char	 line[2200];
 		int	 n;
 
-		n = snprintf(line, sizeof(line), "%s: %s%s%s\n", log_proc, msg,
-		    suffix ? ": " : "", suffix ? suffix : "");
+		n = snprintf(line, sizeof(line), "%s%s%s: %s%s%s\n",
+		    log_topipe ? "<" : "", log_topipe ? prio[pri & 7] : "",
+		    log_proc, msg, suffix ? ": " : "", suffix ? suffix : "");
 		if (n > (int)sizeof(line))
 			n = sizeof(line);
 		if (write(STDERR_FILENO, line, n) == -1)

@@ -9,6 +9,7 @@
 
 void	log_init(int foreground, int verbose);
 void	log_procname(const char *);
+void	log_pipe(void);
 void	log_setverbose(int);
 const char *log_getprocname(void);
 int	log_getverbose(void);

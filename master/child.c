@@ -35,7 +35,7 @@ static void
 child_exec(struct child *ch, int sock)
 {
 	char	 title[64], id[16], verbose[16];
-	char	*argv[10];
+	char	*argv[12];
 	int	 argc = 0, i;
 
 	if (sock != CHILD_FD_MASTER) {
@@ -55,6 +55,8 @@ child_exec(struct child *ch, int sock)
 	argv[argc++] = ch->type == PROC_AUTHD ? "authd" : "worker";
 	argv[argc++] = "-I";
 	argv[argc++] = id;
+	if (!master->foreground)
+		argv[argc++] = "-L";
 	if (master->verbose) {
 		snprintf(verbose, sizeof(verbose), "-%.*s",
 		    master->verbose > 8 ? 8 : master->verbose, "vvvvvvvv");

@@ -292,6 +292,64 @@ master_signal(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/* Lines from the children's stderr go to syslog with their priority. */
+static void
+master_logpipe_read(evutil_socket_t fd, short what, void *arg)
+{
+	static char	 buf[8192];
+	static size_t	 len;
+	char		*nl, *line;
+	ssize_t		 n;
+	int		 pri;
+
+	(void)what;
+	(void)arg;
+	if ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) <= 0)
+		return;
+	len += n;
+	buf[len] = '\0';
+	while ((nl = strchr(buf, '\n')) != NULL || len == sizeof(buf) - 1) {
+		if (nl)
+			*nl = '\0';
+		line = buf;
+		pri = LOG_INFO;
+		if (line[0] == '<' && line[1] >= '0' && line[1] <= '7' &&
+		    line[2] == '>') {
+			pri = line[1] - '0';
+			line += 3;
+		}
+		syslog(pri, "%s", line);
+		n = nl ? nl + 1 - buf : (ssize_t)len;
+		memmove(buf, buf + n, len - n);
+		len -= n;
+		buf[len] = '\0';
+	}
+}
+
+static int	 logpipe[2] = { -1, -1 };
+
+void
+master_logpipe_open(void)
+{
+	if (pipe2(logpipe, O_CLOEXEC) == -1)
+		fatal("pipe");
+	if (dup2(logpipe[1], STDERR_FILENO) == -1)
+		fatal("dup2");
+}
+
+static void
+master_logpipe_watch(void)
+{
+	struct event	*ev;
+
+	if (logpipe[0] == -1)
+		return;
+	ev = event_new(master->base, logpipe[0], EV_READ | EV_PERSIST,
+	    master_logpipe_read, NULL);
+	if (ev == NULL || event_add(ev, NULL) == -1)
+		fatalx("cannot watch the log pipe");
+}
+
 static void
 master_signals(void)
 {
@@ -335,10 +393,11 @@ master_start(void)
 }
 
 static int
-child_role(const char *role, int id, int foreground, int verbose)
+child_role(const char *role, int id, int topipe, int verbose)
 {
 	log_init(1, verbose);
-	(void)foreground;
+	if (topipe)
+		log_pipe();
 	if (strcmp(role, "authd") == 0)
 		return authd_main(id, verbose);
 	if (strcmp(role, "worker") == 0)
@@ -370,9 +429,10 @@ main(int argc, char *argv[])
 {
 	const char	*conffile = VNCRELAYD_CONF, *role = NULL;
 	int		 ch, debug = 0, noaction = 0, verbose = 0, id = 0;
+	int		 topipe = 0;
 	ssize_t		 n;
 
-	while ((ch = getopt(argc, argv, "D:df:I:nP:v")) != -1) {
+	while ((ch = getopt(argc, argv, "D:df:I:LnP:v")) != -1) {
 		switch (ch) {
 		case 'D':
 			master_define(optarg);
@@ -385,6 +445,9 @@ main(int argc, char *argv[])
 			break;
 		case 'I':
 			id = atoi(optarg);
+			break;
+		case 'L':
+			topipe = 1;
 			break;
 		case 'n':
 			noaction = 1;
@@ -402,7 +465,7 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 	if (role)
-		return child_role(role, id, debug, verbose);
+		return child_role(role, id, topipe, verbose);
 
 	if ((master = calloc(1, sizeof(*master))) == NULL) {
 		perror("vncrelayd");
@@ -434,6 +497,8 @@ main(int argc, char *argv[])
 	log_procname("master");
 	if (!debug && daemon(0, 0) == -1)
 		fatal("daemon");
+	if (!debug)
+		master_logpipe_open();
 	proctitle_init(argc, argv);
 	proctitle_set("vncrelayd: master");
 	gettimeofday(&master->boot, NULL);
@@ -451,6 +516,7 @@ main(int argc, char *argv[])
 	master->ev_reload_timeout = evtimer_new(master->base,
 	    master_reload_timeout, NULL);
 	master_signals();
+	master_logpipe_watch();
 	if (control_open(master->conf) == -1)
 		log_warnx("control socket %s not available",
 		    master->conf->g.control_socket);

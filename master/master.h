@@ -69,5 +69,6 @@ void		 control_token_reply(struct ctl_token *);
 
 /* main.c */
 void		 master_maybe_exit(void);
+void		 master_logpipe_open(void);
 
 #endif

@@ -168,6 +168,8 @@ authd_dispatch_master(struct ipc_msg *m)
 	case IMSG_SHUTDOWN:
 		log_debug("shutting down");
 		exit(0);
+	case IMSG_CONNECT_UNIX:
+		return connect_unix_done(m);
 	case IMSG_CTL_TOKEN:
 		if (ipc_get(m, &ct, sizeof(ct)) == -1 ||
 		    !ipc_str_ok(ct.target, sizeof(ct.target)) ||

@@ -24,6 +24,7 @@ struct pending {
 	int			 fd;
 	struct event		*ev;
 	int			 acquired;	/* holds a limits slot */
+	uint32_t		 unix_id;
 	char			 route[PATTERN_LEN];
 };
 
@@ -50,5 +51,7 @@ void	issue_ctl(struct ctl_token *);
 void	connect_start(struct pending *, const struct sockaddr *, socklen_t,
 	    int);
 void	connect_cancel_worker(int);
+void	connect_unix_start(struct pending *, const char *);
+int	connect_unix_done(struct ipc_msg *);
 
 #endif

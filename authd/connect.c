@@ -19,6 +19,8 @@
 #include "proc.h"
 
 static struct pendings	 connecting = TAILQ_HEAD_INITIALIZER(connecting);
+static struct pendings	 unixwait = TAILQ_HEAD_INITIALIZER(unixwait);
+static uint32_t		 unix_next;
 
 static void
 connect_done(struct pending *p, int error)
@@ -107,4 +109,57 @@ connect_cancel_worker(int worker)
 		close(p->fd);
 		free(p);
 	}
+	for (p = TAILQ_FIRST(&unixwait); p; p = next) {
+		next = TAILQ_NEXT(p, entry);
+		if (p->worker != worker)
+			continue;
+		TAILQ_REMOVE(&unixwait, p, entry);
+		free(p);
+	}
+}
+
+/*
+ * A Unix-socket target lies outside authd's empty root.  The master,
+ * which reads the configuration anyway, connects it by target name: it
+ * connects only to sockets that the configuration names.
+ */
+void
+connect_unix_start(struct pending *p, const char *target)
+{
+	char	 name[NAME_LEN];
+
+	p->unix_id = ++unix_next;
+	strlcpy_(name, target, sizeof(name));
+	if (ipc_send(ps->master, IMSG_CONNECT_UNIX, p->unix_id, -1, name,
+	    sizeof(name)) == -1) {
+		authd_reply(p, ERR_INTERNAL_ERROR);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&unixwait, p, entry);
+}
+
+int
+connect_unix_done(struct ipc_msg *m)
+{
+	struct pending	*p;
+	int		 error;
+
+	if (ipc_get(m, &error, sizeof(error)) == -1)
+		return -1;
+	TAILQ_FOREACH(p, &unixwait, entry)
+		if (p->unix_id == m->hdr.peerid)
+			break;
+	if (p == NULL)
+		return 0;
+	TAILQ_REMOVE(&unixwait, p, entry);
+	if (error != 0 || m->fd == -1) {
+		log_info("connect to %s failed: %s", p->resp.target,
+		    strerror(error ? error : EBADF));
+		authd_reply(p, ERR_CONNECTION_FAILED);
+		return 0;
+	}
+	p->fd = m->fd;
+	m->fd = -1;
+	authd_reply(p, ERR_NONE);
+	return 0;
 }

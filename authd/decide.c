@@ -330,7 +330,7 @@ decide(struct pending *p)
 	if (t == NULL)
 		decide_connect_inet(p, p->req.target, r->c.port);
 	else if (t->c.socket[0] != '\0')
-		authd_reply(p, ERR_NO_CONSOLE_AVAILABLE);
+		connect_unix_start(p, t->c.name);
 	else
 		decide_connect_inet(p, t->c.host, t->c.port);
 	explicit_bzero(&cl, sizeof(cl));

@@ -5,6 +5,8 @@
  * else (configuration, listeners, its channel to authd) as messages.
  */
 #include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -257,6 +259,32 @@ child_closed(struct ipc *ipc, void *arg)
 	}
 }
 
+/* Connects a configured Unix-socket target for authd. */
+static void
+child_connect_unix(struct child *ch, uint32_t id, const char *name)
+{
+	struct target		*t = conf_target_find(master->conf, name);
+	struct sockaddr_un	 sun;
+	int			 fd = -1, error = 0;
+
+	if (t == NULL || t->c.socket[0] == '\0')
+		error = ENOENT;
+	else if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) == -1)
+		error = errno;
+	else {
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		strlcpy_(sun.sun_path, t->c.socket, sizeof(sun.sun_path));
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+			error = errno;
+			close(fd);
+			fd = -1;
+		}
+	}
+	ipc_send(ch->ipc, IMSG_CONNECT_UNIX, id, fd, &error, sizeof(error));
+}
+
 static int
 master_dispatch_child(struct ipc *ipc, struct ipc_msg *m, void *arg)
 {
@@ -291,6 +319,12 @@ master_dispatch_child(struct ipc *ipc, struct ipc_msg *m, void *arg)
 			break;
 		control_token_reply(&ct);
 		explicit_bzero(&ct, sizeof(ct));
+		return 0;
+	case IMSG_CONNECT_UNIX:
+		if (ch->type != PROC_AUTHD || m->hdr.len != NAME_LEN ||
+		    !ipc_str_ok((char *)m->data, NAME_LEN))
+			break;
+		child_connect_unix(ch, m->hdr.peerid, (char *)m->data);
 		return 0;
 	case IMSG_STATS:
 		if (ch->type != PROC_WORKER ||

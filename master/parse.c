@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <netdb.h>
+
 #include <confuse.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -499,6 +501,27 @@ parse_listen(struct conf *c, cfg_t *sec, int id, const char *file)
 	    id, NULL, 1);
 }
 
+/*
+ * authd sits in an empty root and cannot resolve names, so names are
+ * resolved here, once per (re)load, to the first address.
+ */
+static int
+resolve_host(const char *host, char *out, size_t len)
+{
+	struct addrinfo	 hints, *res;
+	int		 rv;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_ADDRCONFIG;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return -1;
+	rv = getnameinfo(res->ai_addr, res->ai_addrlen, out, len, NULL, 0,
+	    NI_NUMERICHOST) == 0 ? 0 : -1;
+	freeaddrinfo(res);
+	return rv;
+}
+
 static int
 parse_target(struct conf *c, cfg_t *sec, const char *file)
 {
@@ -508,8 +531,10 @@ parse_target(struct conf *c, cfg_t *sec, const char *file)
 		return parse_fail(file, "out of memory");
 	TAILQ_INSERT_TAIL(&c->targets, t, entry);
 	COPY(t->c.name, cfg_title(sec), "target name");
-	if (cfg_getstr(sec, "host"))
-		COPY(t->c.host, cfg_getstr(sec, "host"), "host");
+	if (cfg_getstr(sec, "host") && resolve_host(cfg_getstr(sec, "host"),
+	    t->c.host, sizeof(t->c.host)) == -1)
+		return parse_fail(file, "target %s: cannot resolve host %s",
+		    cfg_title(sec), cfg_getstr(sec, "host"));
 	if (cfg_getstr(sec, "socket"))
 		COPY(t->c.socket, cfg_getstr(sec, "socket"), "socket path");
 	COPY(t->c.type, cfg_getstr(sec, "type"), "type");

@@ -64,7 +64,7 @@ include share/novnc/Makefile.inc
 # Debian packages the build, the tests and the demo need.
 DEB_BUILD	 = build-essential pkg-config libevent-dev libssl-dev \
 		   libconfuse-dev libcap-dev libseccomp-dev libjansson-dev \
-		   mandoc nodejs npm
+		   mandoc
 DEB_TEST	 = python3 python3-websockets python3-jwt python3-cryptography \
 		   tigervnc-standalone-server qemu-system-x86 chromium \
 		   websockify socat openssl curl procps iproute2 util-linux \
@@ -75,6 +75,7 @@ deps:
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		    grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		export DEBIAN_FRONTEND=noninteractive; \

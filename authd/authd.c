@@ -68,7 +68,8 @@ authd_reply(struct pending *p, enum err_code code)
 		log_warn("reply to worker%d", p->worker);
 	else if (w->ipc == NULL && fd != -1)
 		close(fd);
-	explicit_bzero(&p->resp, sizeof(p->resp));
+	/* The answer may hold a cookie or bearer token: wipe it all. */
+	explicit_bzero(p, sizeof(*p));
 	free(p);
 }
 

@@ -13,7 +13,7 @@
 struct child {
 	enum proc_type		 type;
 	int			 id;		/* worker slot, -1 for authd */
-	char			 name[16];
+	char			 name[24];
 	pid_t			 pid;
 	struct ipc		*ipc;
 	uint32_t		 gen;		/* configuration it runs */

@@ -234,6 +234,11 @@ session_start(struct conn *c, int fd)
 	    relay_up_event, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, bound / 2, 0);
 	bufferevent_setwatermark(c->up, EV_WRITE, bound / 2, 0);
+	/* libevent reads 16 KiB at a time by default: bulk wants more. */
+	bufferevent_set_max_single_read(c->up, bound);
+	bufferevent_set_max_single_read(c->bev, bound);
+	bufferevent_set_max_single_write(c->up, bound);
+	bufferevent_set_max_single_write(c->bev, bound);
 	bufferevent_enable(c->up, EV_READ | EV_WRITE);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	event_assign(c->timer, ps->base, -1, EV_PERSIST, relay_tick, c);

@@ -174,7 +174,7 @@ seed001_reason(enum err_code code)
 static void
 session_refuse_ws(struct conn *c, enum err_code code)
 {
-	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	struct evbuffer	*out = bufferevent_get_output(c->bev), *msg;
 	char		 json[256];
 	int		 n;
 	uint16_t	 close_code;
@@ -186,7 +186,11 @@ session_refuse_ws(struct conn *c, enum err_code code)
 		n = snprintf(json, sizeof(json), "{\"type\":\"error\","
 		    "\"code\":\"%s\",\"error\":\"%s\"}", err_name(code),
 		    err_message(code));
-		ws_control_append(out, WS_OP_TEXT, json, n, 0);
+		if ((msg = evbuffer_new()) != NULL) {
+			evbuffer_add(msg, json, n);
+			ws_frame_append(out, WS_OP_TEXT, msg, n, 0);
+			evbuffer_free(msg);
+		}
 		ws_close_append(out, close_code, err_name(code), 0);
 	} else
 		ws_close_append(out, WS_CLOSE_NORMAL, seed001_reason(code), 0);
@@ -257,6 +261,8 @@ session_verdict(struct conn *c, struct auth_resp *r, int fd)
 	enum err_code	 code = r->code;
 
 	evtimer_del(c->timer);
+	if (r->target[0] != '\0')
+		strlcpy_(c->target, r->target, sizeof(c->target));
 	strlcpy_(c->client, r->client, sizeof(c->client));
 	strlcpy_(c->user, r->user, sizeof(c->user));
 	strlcpy_(c->jti_hash, r->jti_hash, sizeof(c->jti_hash));

@@ -61,9 +61,12 @@ peer_string(struct sockaddr *sa, char *buf, size_t len)
 		snprintf(buf, len, "local");
 }
 
+/* The connection's one timer, back on conn_timeout (the relay borrows it). */
 static void
 conn_arm_timer(struct conn *c, int seconds)
 {
+	event_del(c->timer);
+	evtimer_assign(c->timer, ps->base, conn_timeout, c);
 	evtimer_add(c->timer, (&(struct timeval){ seconds, 0 }));
 }
 
@@ -136,30 +139,112 @@ conn_free(struct conn *c)
 	}
 }
 
+#define LINGER_MAXBYTES	(1024 * 1024)
+
+static size_t
+outlen(struct bufferevent *bev)
+{
+	return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+}
+
+/* Reads and drops what the client still sends after our last byte. */
 static void
-conn_flushed(struct bufferevent *bev, void *arg)
+conn_discard(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
 
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	c->discarded += evbuffer_get_length(in);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	if (c->discarded > LINGER_MAXBYTES)
 		conn_free(c);
 }
 
-/* Sends what is queued, then closes; a client that never reads times out. */
+static void
+conn_linger_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		conn_free(arg);
+}
+
+/*
+ * Everything is sent.  Closing now, with unread input queued, would make
+ * the kernel answer with a reset that can destroy our last bytes (the
+ * close frame) in flight.  So half-close, read and drop what still comes,
+ * and close on the client's EOF, or after a bounded time or amount.
+ */
+static void
+conn_linger(struct conn *c)
+{
+	int	 fd = bufferevent_getfd(c->bev);
+
+	if (c->up) {
+		bufferevent_free(c->up);
+		c->up = NULL;
+	}
+	if (c->lingering || fd == -1) {
+		conn_free(c);
+		return;
+	}
+	c->lingering = 1;
+	if (!c->tls)
+		shutdown(fd, SHUT_WR);
+	bufferevent_setcb(c->bev, conn_discard, NULL, conn_linger_event, c);
+	bufferevent_enable(c->bev, EV_READ);
+	conn_arm_timer(c, 2);
+	conn_discard(c->bev, c);
+}
+
+/* Called whenever either side's output drains while closing. */
+static void
+conn_check_flushed(struct conn *c)
+{
+	if (c->state != CONN_CLOSING || c->lingering)
+		return;
+	if (outlen(c->bev) == 0 && outlen(c->up) == 0)
+		conn_linger(c);
+}
+
+static void
+conn_flushed(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn_check_flushed(arg);
+}
+
+static void
+conn_up_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		/* The console is gone: what was queued for it cannot go. */
+		bufferevent_free(c->up);
+		c->up = NULL;
+		conn_check_flushed(c);
+	}
+}
+
+/*
+ * Sends what is queued to both sides, then closes; a peer that never
+ * reads is cut off by the timer.
+ */
 void
 conn_close_after_write(struct conn *c)
 {
 	c->state = CONN_CLOSING;
 	if (c->up) {
-		bufferevent_free(c->up);
-		c->up = NULL;
+		bufferevent_disable(c->up, EV_READ);
+		bufferevent_setcb(c->up, NULL, conn_flushed, conn_up_event, c);
+		bufferevent_setwatermark(c->up, EV_WRITE, 0, 0);
 	}
 	bufferevent_disable(c->bev, EV_READ);
 	bufferevent_setcb(c->bev, NULL, conn_flushed, conn_event, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	conn_arm_timer(c, 5);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		conn_free(c);
+	conn_check_flushed(c);
 }
 
 static void

@@ -245,6 +245,7 @@ session_start(struct conn *c, int fd)
 	bufferevent_set_max_single_write(c->bev, bound);
 	bufferevent_enable(c->up, EV_READ | EV_WRITE);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	event_del(c->timer);
 	event_assign(c->timer, ps->base, -1, EV_PERSIST, relay_tick, c);
 	evtimer_add(c->timer, (&(struct timeval){ tick_seconds(), 0 }));
 	log_info("session start id=%u client=%s route=%s target=%s user=%s "
@@ -334,8 +335,6 @@ session_end(struct conn *c, uint16_t code, const char *reason)
 		    reason ? reason : "", 0);
 		c->close_sent = 1;
 	}
-	event_del(c->timer);
-	evtimer_assign(c->timer, ps->base, event_get_callback(c->timer), c);
 	conn_close_after_write(c);
 }
 

@@ -52,6 +52,8 @@ struct conn {
 	struct timeval		 last_active;
 	int			 requests;
 	int			 api;		/* a console API request */
+	int			 lingering;
+	size_t			 discarded;
 
 	/* The WebSocket request, kept until the verdict. */
 	char			 pattern[PATTERN_LEN];

@@ -90,6 +90,8 @@ regress: deps all debug
 demo: deps all
 	sh etc/demo.sh
 
+# The examples in $(SHAREDIR)/examples name the installed paths, not the
+# /usr/local defaults that etc/ shows.
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SHAREDIR)/www \
@@ -97,9 +99,21 @@ install: all
 	install -m 0755 build/vncrelayd $(DESTDIR)$(BINDIR)/vncrelayd
 	install -m 0755 build/vncrelayctl $(DESTDIR)$(BINDIR)/vncrelayctl
 	cp -R $(WWW_DIR)/. $(DESTDIR)$(SHAREDIR)/www/
-	-install -m 0644 man/vncrelayd.8 $(DESTDIR)$(MANDIR)/man8/
-	-install -m 0644 man/vncrelayd.conf.5 $(DESTDIR)$(MANDIR)/man5/
-	-install -m 0644 etc/vncrelayd.conf $(DESTDIR)$(SHAREDIR)/examples/
+	install -m 0644 man/vncrelayd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 man/vncrelayd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -d $(DESTDIR)$(SHAREDIR)/examples/rc.d \
+	    $(DESTDIR)$(SHAREDIR)/examples/sysusers.d \
+	    $(DESTDIR)$(SHAREDIR)/examples/tmpfiles.d
+	for f in vncrelayd.conf vncrelayd.service rc.d/vncrelayd \
+	    sysusers.d/vncrelayd.conf tmpfiles.d/vncrelayd.conf; do \
+		sed -e 's|/usr/local/sbin|$(BINDIR)|g' \
+		    -e 's|/usr/local/share/vncrelayd|$(SHAREDIR)|g' etc/$$f \
+		    > $(DESTDIR)$(SHAREDIR)/examples/$$f.tmp && \
+		chmod 0644 $(DESTDIR)$(SHAREDIR)/examples/$$f.tmp && \
+		mv $(DESTDIR)$(SHAREDIR)/examples/$$f.tmp \
+		    $(DESTDIR)$(SHAREDIR)/examples/$$f || exit 1; \
+	done
+	chmod 0755 $(DESTDIR)$(SHAREDIR)/examples/rc.d/vncrelayd
 	@if [ -z "$(DESTDIR)" ] && ! id _vncrelayd >/dev/null 2>&1; then \
 		useradd --system --no-create-home --home-dir /nonexistent \
 		    --shell /usr/sbin/nologin _vncrelayd; fi

@@ -21,7 +21,7 @@ SANFLAGS	 = -fsanitize=address,undefined -fno-omit-frame-pointer
 endif
 
 MASTER_SRCS	 = master/main.c master/parse.c master/child.c master/listen.c \
-		   master/control.c
+		   master/control.c master/remember.c
 AUTHD_SRCS	 = authd/authd.c authd/connect.c authd/decide.c authd/token.c \
 		   authd/replay.c authd/limits.c authd/issue.c
 WORKER_SRCS	 = worker/worker.c worker/server.c worker/static.c \

@@ -99,6 +99,7 @@ authd_dispatch_worker(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	struct pending	*p;
 	struct session_end se;
 	struct api_req	 aq;
+	struct session_claim sc;
 
 	(void)ipc;
 	if (m->fd != -1)
@@ -124,6 +125,14 @@ authd_dispatch_worker(struct ipc *ipc, struct ipc_msg *m, void *arg)
 		    !ipc_str_ok(aq.key, sizeof(aq.key)))
 			return authd_worker_bad(w, m);
 		issue_api(w, &aq);
+		return 0;
+	case IMSG_SESSION_CLAIM:
+		if (ipc_get(m, &sc, sizeof(sc)) == -1 ||
+		    !ipc_str_ok(sc.target, sizeof(sc.target)) ||
+		    !ipc_str_ok(sc.client, sizeof(sc.client)) ||
+		    !ipc_str_ok(sc.token, sizeof(sc.token)))
+			return authd_worker_bad(w, m);
+		decide_claim(w->id, &sc);
 		return 0;
 	case IMSG_SESSION_END:
 		if (ipc_get(m, &se, sizeof(se)) == -1)
@@ -153,6 +162,7 @@ authd_dispatch_master(struct ipc_msg *m)
 {
 	struct wchan	*w;
 	struct ctl_token ct;
+	struct replay_note rn;
 
 	switch (m->hdr.type) {
 	case IMSG_AUTHD_CHANNEL:
@@ -171,6 +181,12 @@ authd_dispatch_master(struct ipc_msg *m)
 		exit(0);
 	case IMSG_CONNECT_UNIX:
 		return connect_unix_done(m);
+	case IMSG_REPLAY_NOTE:
+		if (ipc_get(m, &rn, sizeof(rn)) == -1 ||
+		    !ipc_str_ok(rn.jti, sizeof(rn.jti)))
+			return -1;
+		decide_replay_note(&rn);
+		return 0;
 	case IMSG_CTL_TOKEN:
 		if (ipc_get(m, &ct, sizeof(ct)) == -1 ||
 		    !ipc_str_ok(ct.target, sizeof(ct.target)) ||

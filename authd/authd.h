@@ -39,6 +39,8 @@ void	decide_configure(struct conf *, int);
 void	decide(struct pending *);
 void	decide_release(int, uint32_t);
 void	decide_release_worker(int);
+void	decide_replay_note(struct replay_note *);
+void	decide_claim(int, struct session_claim *);
 
 struct token_keys;
 const struct token_keys *decide_keys(void);

@@ -54,6 +54,38 @@ keys_clear(void)
  * Loads the token keys of a new configuration.  A key that fails to load
  * is left out with a warning; the rest work.
  */
+/*
+ * The replay cache and the counters exist before the first configuration:
+ * the master and the workers refill them as soon as authd starts.
+ */
+static void
+decide_init(void)
+{
+	if (replay == NULL && (replay = replay_new(REPLAY_DEFAULT_MAX)) == NULL)
+		fatalx("cannot allocate the replay cache");
+	if (limits == NULL && (limits = limits_new()) == NULL)
+		fatalx("cannot allocate the session limits");
+}
+
+/* A jti used before this authd started: the master remembered it. */
+void
+decide_replay_note(struct replay_note *n)
+{
+	decide_init();
+	replay_use(replay, n->jti, n->exp, now_seconds());
+}
+
+/* A session that was running before this authd started. */
+void
+decide_claim(int worker, struct session_claim *sc)
+{
+	decide_init();
+	if (limits_acquire(limits, worker, sc->session, sc->target, sc->client,
+	    sc->token[0] ? sc->token : NULL) != 0)
+		log_info("worker%d session %u: counted over a limit after a "
+		    "restart", worker, sc->session);
+}
+
 void
 decide_configure(struct conf *c, int first)
 {
@@ -63,13 +95,10 @@ decide_configure(struct conf *c, int first)
 	char			 err[128];
 	struct conf_global	*g = &c->g;
 
-	if (first) {
+	if (first)
 		/* jansson seeds its hash from /dev/urandom: before chroot. */
 		json_object_seed(0);
-		if ((replay = replay_new(REPLAY_DEFAULT_MAX)) == NULL ||
-		    (limits = limits_new()) == NULL)
-			fatalx("cannot allocate the replay cache and limits");
-	}
+	decide_init();
 	replay_set_skew(replay, g->clock_skew);
 	limits_set(limits, g->max_sessions, g->max_sessions_per_target,
 	    g->max_sessions_per_client, g->max_sessions_per_token,
@@ -81,7 +110,7 @@ decide_configure(struct conf *c, int first)
 			continue;
 		if (token_key_load(k, ck->c.kid, ck->c.alg, b->data, b->len,
 		    err, sizeof(err)) == -1) {
-			log_warnx("key %s: %s", ck->c.kid, err);
+			log_warnx("%s", err);
 			free(k);
 			continue;
 		}
@@ -98,13 +127,17 @@ decide_keys(void)
 void
 decide_release(int worker, uint32_t session)
 {
+	decide_init();
 	limits_release(limits, worker, session);
 }
 
 void
 decide_release_worker(int worker)
 {
-	int	 n = limits_release_worker(limits, worker);
+	int	 n;
+
+	decide_init();
+	n = limits_release_worker(limits, worker);
 
 	if (n > 0)
 		log_info("worker%d gone: released %d session slots", worker, n);
@@ -176,15 +209,13 @@ origin_ok(struct auth_req *q, int trusted)
 		return 0;
 	}
 	host = q->origin + slen + 3;
-	if (g->norigins == 0) {
-		if (strcasecmp(host, q->host) == 0)
+	/* Our own host is always allowed; the list adds others. */
+	if (strcasecmp(host, q->host) == 0)
+		return 1;
+	for (i = 0; i < g->norigins; i++)
+		if (strcasecmp(g->origins[i], q->origin) == 0 ||
+		    strcasecmp(g->origins[i], host) == 0)
 			return 1;
-	} else {
-		for (i = 0; i < g->norigins; i++)
-			if (strcasecmp(g->origins[i], q->origin) == 0 ||
-			    strcasecmp(g->origins[i], host) == 0)
-				return 1;
-	}
 	log_info("origin %s is not allowed for host %s", q->origin, q->host);
 	return 0;
 }
@@ -269,6 +300,18 @@ decide_target(struct pending *p, struct route *r, struct target **t)
 	return ERR_NONE;
 }
 
+/* The master keeps used jti values so that a new authd knows them. */
+static void
+decide_remember(struct token_claims *cl)
+{
+	struct replay_note	 n;
+
+	memset(&n, 0, sizeof(n));
+	strlcpy_(n.jti, cl->jti, sizeof(n.jti));
+	n.exp = cl->exp;
+	ipc_send(ps->master, IMSG_REPLAY_NOTE, 0, -1, &n, sizeof(n));
+}
+
 static enum err_code
 decide_limits(struct pending *p, struct token_claims *cl, int token)
 {
@@ -281,6 +324,7 @@ decide_limits(struct pending *p, struct token_claims *cl, int token)
 	if (token && cl->has_jti) {
 		switch (replay_use(replay, cl->jti, cl->exp, now_seconds())) {
 		case 0:
+			decide_remember(cl);
 			break;
 		case -1:
 			return ERR_TOKEN_ALREADY_USED;

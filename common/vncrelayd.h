@@ -245,6 +245,8 @@ enum imsg_type {
 	IMSG_API_REQ,		/* w->a: console API token request */
 	IMSG_API_RESP,		/* a->w */
 	IMSG_CTL_TOKEN_RESP,	/* a->m */
+	IMSG_REPLAY_NOTE,	/* a->m: a used jti; m->a: the same, after a restart */
+	IMSG_SESSION_CLAIM,	/* w->a: a live session, to a new authd */
 	IMSG_MAX
 };
 
@@ -326,6 +328,19 @@ struct ctl_token {
 	char		 target[HOST_LEN];
 	char		 user[NAME_LEN];
 	char		 token[TOKEN_MAXLEN + 1];
+};
+
+/* A used one-time token, kept by the master across authd restarts. */
+struct replay_note {
+	char		 jti[129];
+	double		 exp;
+};
+
+struct session_claim {
+	uint32_t	 session;
+	char		 target[HOST_LEN];
+	char		 client[64];
+	char		 token[17];
 };
 
 struct session_end {

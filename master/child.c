@@ -138,6 +138,8 @@ child_spawn(struct child *ch)
 		fatalx("cannot set up the channel to %s", ch->name);
 	log_info("started %s pid=%d", ch->name, pid);
 	child_send_conf(ch, master->conf);
+	if (ch->type == PROC_AUTHD)
+		remember_send(ch);
 	child_channel(ch);
 }
 
@@ -290,6 +292,7 @@ master_dispatch_child(struct ipc *ipc, struct ipc_msg *m, void *arg)
 {
 	struct child	*ch = arg;
 	struct ctl_token ct;
+	struct replay_note rn;
 
 	(void)ipc;
 	switch (m->hdr.type) {
@@ -325,6 +328,14 @@ master_dispatch_child(struct ipc *ipc, struct ipc_msg *m, void *arg)
 		    !ipc_str_ok((char *)m->data, NAME_LEN))
 			break;
 		child_connect_unix(ch, m->hdr.peerid, (char *)m->data);
+		return 0;
+	case IMSG_REPLAY_NOTE:
+		if (ch->type != PROC_AUTHD || m->hdr.len != sizeof(rn))
+			break;
+		memcpy(&rn, m->data, sizeof(rn));
+		if (!ipc_str_ok(rn.jti, sizeof(rn.jti)))
+			break;
+		remember_add(&rn);
 		return 0;
 	case IMSG_STATS:
 		if (ch->type != PROC_WORKER ||

@@ -65,8 +65,8 @@ master_drop_caps(void)
 	if (geteuid() != 0)
 		return;
 	for (c = 0; c <= CAP_LAST_CAP; c++)
-		if (!cap_kept(c) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) == -1 &&
-		    errno != EINVAL)
+		if (!cap_kept(c) && prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1 &&
+		    prctl(PR_CAPBSET_DROP, c, 0, 0, 0) == -1 && errno != EINVAL)
 			fatal("cannot drop capability %d from the bounding set", c);
 	if ((caps = cap_init()) == NULL ||
 	    cap_set_flag(caps, CAP_PERMITTED, n, master_caps, CAP_SET) == -1 ||

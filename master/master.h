@@ -62,6 +62,10 @@ void		 master_dispatch_ack(struct child *, uint32_t);
 /* listen.c */
 int		 listen_open(struct conf *, struct conf *);
 
+/* remember.c */
+void		 remember_add(struct replay_note *);
+void		 remember_send(struct child *);
+
 /* control.c */
 int		 control_open(struct conf *);
 void		 control_close(void);

@@ -27,12 +27,51 @@ static void	relay_up_event(struct bufferevent *, short, void *);
 static void	relay_client_event(struct bufferevent *, short, void *);
 static void	relay_tick(evutil_socket_t, short, void *);
 
+/*
+ * Kubernetes clients put base64url(token) after the prefix; a JWT has
+ * dots, which base64url has not, so a raw one is taken as it is.
+ */
+static void
+bearer_decode(const char *in, char *out, size_t outlen)
+{
+	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint32_t	 acc = 0;
+	size_t		 o = 0;
+	int		 bits = 0;
+	const char	*p;
+
+	out[0] = '\0';
+	if (strchr(in, '.') != NULL) {
+		if (strlen(in) < outlen)
+			strlcpy_(out, in, outlen);
+		return;
+	}
+	for (; *in && *in != '='; in++) {
+		if ((p = strchr(alpha, *in)) == NULL || *in == '\0')
+			goto bad;
+		acc = (acc << 6) | (uint32_t)(p - alpha);
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			if (o + 1 >= outlen)
+				goto bad;
+			out[o++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	out[o] = '\0';
+	if (memchr(out, '\0', o) != NULL)
+		goto bad;
+	return;
+bad:
+	explicit_bzero(out, outlen);
+}
+
 /* Picks the subprotocol: binary when offered, else base64, else none. */
 static void
 session_subprotocol(struct conn *c, const char *offered, char *bearer,
     size_t blen)
 {
-	char		 buf[1024], *tok, *save;
+	char		 buf[TOKEN_MAXLEN + 512], *tok, *save;
 
 	c->mode = MODE_BINARY;
 	c->proto_echo = 0;
@@ -49,7 +88,8 @@ session_subprotocol(struct conn *c, const char *offered, char *bearer,
 			c->proto_echo = 2;
 		} else if (strncmp(tok, BEARER_PREFIX,
 		    sizeof(BEARER_PREFIX) - 1) == 0 && bearer)
-			strlcpy_(bearer, tok + sizeof(BEARER_PREFIX) - 1, blen);
+			bearer_decode(tok + sizeof(BEARER_PREFIX) - 1, bearer,
+			    blen);
 	}
 	explicit_bzero(buf, sizeof(buf));
 }

@@ -217,6 +217,29 @@ worker_stats_dirty(void)
 		evtimer_add(worker->ev_stats, (&(struct timeval){ 1, 0 }));
 }
 
+/*
+ * A new authd knows nothing of the sessions already running: tell it, so
+ * that its limits count them.
+ */
+static void
+worker_claim_sessions(void)
+{
+	struct session_claim	 sc;
+	struct conn		*c;
+
+	TAILQ_FOREACH(c, &worker->conns, entry) {
+		if (!c->auth_session || c->finished)
+			continue;
+		memset(&sc, 0, sizeof(sc));
+		sc.session = c->id;
+		strlcpy_(sc.target, c->target, sizeof(sc.target));
+		strlcpy_(sc.client, c->client, sizeof(sc.client));
+		strlcpy_(sc.token, c->jti_hash, sizeof(sc.token));
+		ipc_send(worker->authd, IMSG_SESSION_CLAIM, 0, -1, &sc,
+		    sizeof(sc));
+	}
+}
+
 static int
 worker_dispatch_master(struct ipc_msg *m)
 {
@@ -230,6 +253,7 @@ worker_dispatch_master(struct ipc_msg *m)
 		    worker_dispatch_authd, worker_authd_closed, NULL);
 		m->fd = -1;
 		log_info("authd channel");
+		worker_claim_sessions();
 		return 0;
 	case IMSG_SHUTDOWN:
 		server_drain();

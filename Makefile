@@ -99,7 +99,7 @@ install: all
 	install -m 0755 build/vncrelayd $(DESTDIR)$(BINDIR)/vncrelayd
 	install -m 0755 build/vncrelayctl $(DESTDIR)$(BINDIR)/vncrelayctl
 	cp -R $(WWW_DIR)/. $(DESTDIR)$(SHAREDIR)/www/
-	install -m 0644 man/vncrelayd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 man/vncrelayd.8 man/vncrelayctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/vncrelayd.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -d $(DESTDIR)$(SHAREDIR)/examples/rc.d \
 	    $(DESTDIR)$(SHAREDIR)/examples/sysusers.d \

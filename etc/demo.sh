@@ -28,7 +28,7 @@ STATE=${DEMO_STATE:-$TOP/build/demo}
 PORT=${DEMO_PORT:-8443}
 TIMEOUT=${DEMO_TIMEOUT:-60}
 ONCE=${DEMO_ONCE:-0}
-URL="https://127.0.0.1:$PORT/console.html?path=ws/vnc/demo&name=demo"
+CTL=$TOP/build/vncrelayctl
 
 console_pid=
 relay_pid=
@@ -103,6 +103,9 @@ mkdir -p "$STATE/empty" || die "cannot create $STATE"
 ) || die "openssl failed, see $STATE/openssl.log"
 chmod 0600 "$STATE/key.pem"
 chmod 0644 "$STATE/cert.pem"
+# The token key: 32 random bytes, readable by root only.
+(umask 077 && openssl rand -hex 32 >"$STATE/token.key") ||
+    die "cannot make the token key"
 
 # A free port for the VNC server, 5900 + display number.
 vnc_port=$("$PYTHON" - <<'EOF'
@@ -152,10 +155,10 @@ listen "127.0.0.1:$PORT" {
 
 target "demo" { host = "127.0.0.1" port = $vnc_port }
 
-# TODO: auth = token, with a key in $STATE and a token in the URL, once
-# the demo mints tokens; until then anyone who reaches 127.0.0.1:$PORT
-# opens the console.
-route "/ws/vnc/{name}" { backend = tcp auth = none }
+# Every console needs a one-time token, signed with this key by authd.
+key "demo" { algorithm = "HS256" file = "$STATE/token.key" }
+token-ttl = 600
+route "/ws/vnc/{name}" { backend = tcp auth = token }
 EOF
 
 "$RELAYD" -n -f "$STATE/vncrelayd.conf" >/dev/null ||
@@ -165,7 +168,21 @@ say "starting $RELAYD"
 "$RELAYD" -d -f "$STATE/vncrelayd.conf" </dev/null &
 relay_pid=$!
 
+# A fresh one-time token and the console URL that carries it.
+mint() {
+	n=0
+	while [ $n -lt 100 ]; do
+		out=$("$CTL" -s "$STATE/control.sock" token demo -u demo \
+		    2>/dev/null) && { echo "$out" | sed -n 's/^url: //p'; return 0; }
+		kill -0 "$relay_pid" 2>/dev/null || return 1
+		sleep 0.1
+		n=$((n + 1))
+	done
+	return 1
+}
+URL=$(mint) || die "vncrelayd did not issue a token"
 say "console: $URL"
+say "the token works once; for another: $CTL -s $STATE/control.sock token demo"
 
 if [ "$ONCE" != 1 ]; then
 	say "press Ctrl-C to stop"
@@ -179,17 +196,27 @@ fi
 # DEMO_ONCE=1: fetch the page, then open its WebSocket as noVNC would and
 # wait for the console's first bytes.  Retried until the deadline, as QEMU
 # and the workers take a moment to start.
-"$PYTHON" - "$URL" "$STATE/cert.pem" "$TIMEOUT" "$relay_pid" \
-    "$console_pid" <<'EOF'
-import asyncio, os, ssl, sys, time, urllib.parse, urllib.request
+"$PYTHON" - "$URL" "$STATE/cert.pem" "$TIMEOUT" "$CTL" "$STATE/control.sock" \
+    "$relay_pid" "$console_pid" <<'EOF'
+import asyncio, os, ssl, subprocess, sys, time, urllib.parse, urllib.request
 import websockets
 
 url, cafile, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
-pids = [int(p) for p in sys.argv[4:]]
-u = urllib.parse.urlsplit(url)
-path = urllib.parse.parse_qs(u.query)["path"][0]
-wsurl = f"wss://{u.netloc}/{path}"
+ctl, sock = sys.argv[4], sys.argv[5]
+pids = [int(p) for p in sys.argv[6:]]
 ctx = ssl.create_default_context(cafile=cafile)
+
+def wsurl_of(url):
+	u = urllib.parse.urlsplit(url)
+	path = urllib.parse.parse_qs(u.query)["path"][0]
+	token = urllib.parse.parse_qs(u.fragment)["token"][0]
+	return f"wss://{u.netloc}/{path}?token={token}"
+
+def fresh_url():
+	# One token per attempt: a failed attempt may have spent the last.
+	out = subprocess.run([ctl, "-s", sock, "token", "demo"], check=True,
+	    capture_output=True, text=True).stdout
+	return [l[5:] for l in out.splitlines() if l.startswith("url: ")][0]
 
 def alive(pid):
 	try:
@@ -203,6 +230,7 @@ async def greeting():
 	with urllib.request.urlopen(url, context=ctx, timeout=10) as r:
 		if r.status != 200 or b"<html" not in r.read():
 			raise OSError(f"page answered {r.status}")
+	wsurl = wsurl_of(fresh_url())
 	async with websockets.connect(wsurl, ssl=ctx, subprotocols=["binary"],
 	    open_timeout=10) as ws:
 		data = await asyncio.wait_for(ws.recv(), 10)
@@ -217,7 +245,7 @@ while time.monotonic() < deadline:
 	try:
 		data = asyncio.run(greeting())
 		if isinstance(data, bytes) and data.startswith(b"RFB 003.008"):
-			print(f"demo: {wsurl} answered {data[:11].decode()}")
+			print(f"demo: the console answered {data[:11].decode()}")
 			sys.exit(0)
 		last = f"first message {data[:20]!r}"
 	except Exception as e:

@@ -56,10 +56,11 @@ def run(t):
 
 	url = (f"https://127.0.0.1:{port}/console.html?path=ws/vnc/demo"
 	    "&name=demo")
-	t.expect(f"demo: console: {url}" in text,
-	    f"the demo did not print the console URL {url}")
-	t.expect(re.search(rf"wss://127\.0\.0\.1:{port}/ws/vnc/demo answered "
-	    r"RFB 003\.008", text), "the URL's WebSocket never answered")
+	t.expect(re.search(re.escape(f"demo: console: {url}#token=") +
+	    r"[\w-]+\.[\w-]+\.[\w-]+\n", text),
+	    f"the demo did not print the console URL {url} with a token")
+	t.expect("demo: the console answered RFB 003.008" in text,
+	    "the URL's WebSocket never answered")
 	t.expect("demo: reached RFB greeting" in text,
 	    "no 'demo: reached RFB greeting'")
 	t.expect(p.returncode == 0, f"the demo exited {p.returncode}")

@@ -13,7 +13,9 @@ TOP = os.path.abspath(os.path.join(os.path.dirname(
 
 FILES = (
 	("usr/sbin/vncrelayd", 0o755),
+	("usr/sbin/vncrelayctl", 0o755),
 	("usr/share/man/man8/vncrelayd.8", 0o644),
+	("usr/share/man/man8/vncrelayctl.8", 0o644),
 	("usr/share/man/man5/vncrelayd.conf.5", 0o644),
 	("usr/share/vncrelayd/www/console.html", None),
 	("usr/share/vncrelayd/www/novnc/core/rfb.js", None),

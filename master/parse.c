@@ -305,18 +305,20 @@ parse_fail(const char *file, const char *fmt, ...)
 }
 
 /*
- * Reads a secret file.  It must belong to root (or to us) and be readable
- * by nobody else: a secret that any local user can read is no secret.
+ * Reads a file the configuration names.  A secret must belong to root (or
+ * to us) and be readable by nobody else: a secret that any local user can
+ * read is no secret.
  */
 static int
-read_secret(const char *conffile, const char *path, uint8_t **out,
+read_file(const char *conffile, const char *path, int secret, uint8_t **out,
     size_t *len)
 {
 	struct stat	 st;
 	int		 fd;
 	ssize_t		 n;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC |
+	    (secret ? O_NOFOLLOW : 0))) == -1)
 		return parse_fail(conffile, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    st.st_size > BLOB_MAXLEN) {
@@ -324,8 +326,8 @@ read_secret(const char *conffile, const char *path, uint8_t **out,
 		return parse_fail(conffile, "%s: not a regular file of at most "
 		    "%d bytes", path, BLOB_MAXLEN);
 	}
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) ||
-	    (st.st_uid != 0 && st.st_uid != geteuid())) {
+	if (secret && ((st.st_mode & (S_IRWXG | S_IRWXO)) ||
+	    (st.st_uid != 0 && st.st_uid != geteuid()))) {
 		close(fd);
 		return parse_fail(conffile, "%s: must be owned by root and not "
 		    "readable by group or others (mode 0600)", path);
@@ -345,33 +347,6 @@ read_secret(const char *conffile, const char *path, uint8_t **out,
 }
 
 static int
-read_public(const char *conffile, const char *path, uint8_t **out,
-    size_t *len)
-{
-	struct stat	 st;
-	int		 fd;
-	ssize_t		 n;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return parse_fail(conffile, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size > BLOB_MAXLEN || (*out = malloc(st.st_size + 1)) ==
-	    NULL) {
-		close(fd);
-		return parse_fail(conffile, "%s: not a regular file of at most "
-		    "%d bytes", path, BLOB_MAXLEN);
-	}
-	n = read(fd, *out, st.st_size);
-	close(fd);
-	if (n != st.st_size) {
-		free(*out);
-		return parse_fail(conffile, "%s: short read", path);
-	}
-	*len = n;
-	return 0;
-}
-
-static int
 add_file_blob(struct conf *c, const char *file, const char *path,
     enum blob_kind kind, int id, const char *name, int secret)
 {
@@ -379,9 +354,7 @@ add_file_blob(struct conf *c, const char *file, const char *path,
 	size_t	 len = 0;
 	int	 rv;
 
-	rv = secret ? read_secret(file, path, &data, &len) :
-	    read_public(file, path, &data, &len);
-	if (rv == -1)
+	if ((rv = read_file(file, path, secret, &data, &len)) == -1)
 		return -1;
 	if (conf_blob_add(c, kind, id, name, data, len) == NULL)
 		rv = parse_fail(file, "out of memory");

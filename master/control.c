@@ -26,6 +26,7 @@
 #include "master.h"
 
 #define CTL_MAXLINE	1024
+#define CTL_MAXCONNS	64
 
 struct ctlconn {
 	TAILQ_ENTRY(ctlconn)	 entry;
@@ -38,12 +39,14 @@ static TAILQ_HEAD(, ctlconn) ctlconns = TAILQ_HEAD_INITIALIZER(ctlconns);
 static struct event	*ev_accept;
 static int		 ctl_fd = -1;
 static uint32_t		 ctl_next;
+static int		 ctl_nconns;
 static char		 ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
 static void
 ctl_free(struct ctlconn *cc)
 {
 	TAILQ_REMOVE(&ctlconns, cc, entry);
+	ctl_nconns--;
 	bufferevent_free(cc->bev);
 	free(cc);
 }
@@ -277,6 +280,11 @@ ctl_accept(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
 		return;
+	if (ctl_nconns >= CTL_MAXCONNS) {
+		log_warnx("control: too many connections");
+		close(s);
+		return;
+	}
 	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
 	    (cc = calloc(1, sizeof(*cc))) == NULL) {
 		close(s);
@@ -291,6 +299,7 @@ ctl_accept(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	TAILQ_INSERT_TAIL(&ctlconns, cc, entry);
+	ctl_nconns++;
 	bufferevent_setcb(cc->bev, ctl_read, NULL, ctl_event, cc);
 	bufferevent_set_timeouts(cc->bev, (&(struct timeval){ 10, 0 }), NULL);
 	bufferevent_enable(cc->bev, EV_READ);

@@ -340,9 +340,11 @@ control_url(const char *target, const char *token, char *url, size_t len)
 		snprintf(host, sizeof(host), "%s%s", hn, strchr(best->c.addr,
 		    ':'));
 	}
-	snprintf(url, len, "%s://%s%s/console.html?path=%s&name=%s#token=%s",
+	/* The page connects to /path on its origin: the prefix goes in too. */
+	snprintf(url, len, "%s://%s%s/console.html?path=%s%s%s&name=%s#token=%s",
 	    best->c.tls ? "https" : "http", host, master->conf->g.path_prefix,
-	    path, target, token);
+	    master->conf->g.path_prefix[0] ? master->conf->g.path_prefix + 1 :
+	    "", master->conf->g.path_prefix[0] ? "/" : "", path, target, token);
 	return 0;
 }
 

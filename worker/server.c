@@ -444,7 +444,7 @@ server_dispatch(struct conn *c)
 		server_error_json(c, 404, ERR_VM_NOT_FOUND);
 		return;
 	}
-	static_serve(c, &c->req);
+	static_serve(c, &c->req, path);
 }
 
 static void

@@ -89,15 +89,16 @@ not_modified(struct http_req *r, const char *etag, time_t mtime)
 	return 0;
 }
 
+/* path is the request's path with any path-prefix taken off. */
 void
-static_serve(struct conn *c, struct http_req *r)
+static_serve(struct conn *c, struct http_req *r, const char *path)
 {
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
 	struct stat	 st;
 	char		 clean[1024], etag[64], lm[HTTP_DATE_LEN], extra[256];
 	int		 fd, index = 0, keep = keep_alive(c, r);
 
-	if (http_path_clean(r->path, clean, sizeof(clean)) == -1 ||
+	if (http_path_clean(path, clean, sizeof(clean)) == -1 ||
 	    (fd = static_open(clean, &st, &index)) == -1) {
 		server_respond(c, 404, "text/plain; charset=utf-8", NULL,
 		    "404 Not Found\n", 14, keep);

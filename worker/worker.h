@@ -118,7 +118,7 @@ struct conn	*conn_find(uint32_t);
 
 /* static.c */
 void		 static_init(const char *);
-void		 static_serve(struct conn *, struct http_req *);
+void		 static_serve(struct conn *, struct http_req *, const char *);
 
 /* route.c */
 struct route	*route_match(struct conf *, const char *, char *, size_t,

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "authd.h"
@@ -43,6 +44,9 @@ authd_reply(struct pending *p, enum err_code code)
 {
 	struct wchan	*w = &wchans[p->worker];
 	int		 fd = -1;
+	char		 when[32];
+	struct tm	 tm;
+	time_t		 now;
 
 	p->resp.reqid = p->req.reqid;
 	p->resp.session = p->req.session;
@@ -58,11 +62,14 @@ authd_reply(struct pending *p, enum err_code code)
 		if (p->acquired)
 			decide_release(p->worker, p->req.session);
 	}
+	now = time(NULL);
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	log_info("decision worker=%d session=%u client=%s route=%s target=%s "
-	    "user=%s jti=%s result=%s", p->worker, p->req.session,
+	    "user=%s jti=%s result=%s time=%s", p->worker, p->req.session,
 	    p->resp.client, p->route, p->resp.target[0] ? p->resp.target : "-",
 	    p->resp.user[0] ? p->resp.user : "-",
-	    p->resp.jti_hash[0] ? p->resp.jti_hash : "-", err_name(code));
+	    p->resp.jti_hash[0] ? p->resp.jti_hash : "-", err_name(code), when);
 	if (w->ipc != NULL && ipc_send(w->ipc, IMSG_AUTH_RESP, 0, fd, &p->resp,
 	    sizeof(p->resp)) == -1)
 		log_warn("reply to worker%d", p->worker);

@@ -96,11 +96,20 @@ master_dirs(struct conf *c)
 static void
 master_reload_timeout(evutil_socket_t fd, short what, void *arg)
 {
+	int	 i;
+
 	(void)fd;
 	(void)what;
 	(void)arg;
 	log_warnx("reload failed: children did not acknowledge the new "
 	    "configuration in time");
+	/* Those that staged it drop it; the running one stays. */
+	if (child_alive(&master->authd))
+		ipc_send(master->authd.ipc, IMSG_CONF_ABORT, 0, -1, NULL, 0);
+	for (i = 0; i < master->nworkers; i++)
+		if (child_alive(&master->workers[i]))
+			ipc_send(master->workers[i].ipc, IMSG_CONF_ABORT, 0, -1,
+			    NULL, 0);
 	conf_free(master->pending);
 	master->pending = NULL;
 	master->waiting = 0;

@@ -382,6 +382,15 @@ is_upgrade(struct http_req *r)
 	    http_list_has(conn, "upgrade");
 }
 
+/* 426 names the protocol and the one version we speak, then closes. */
+static void
+server_upgrade_required(struct conn *c, const char *body)
+{
+	server_respond(c, 426, "text/plain; charset=utf-8",
+	    "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n", body,
+	    strlen(body), 0);
+}
+
 static void
 server_route(struct conn *c, struct route *r, const char *target,
     const char *ns, const char *token)
@@ -390,16 +399,12 @@ server_route(struct conn *c, struct route *r, const char *target,
 	const char	*key = http_get(&c->req, "Sec-WebSocket-Key");
 
 	if (!is_upgrade(&c->req)) {
-		server_respond(c, 426, "text/plain; charset=utf-8",
-		    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-		    "Sec-WebSocket-Version: 13\r\n",
-		    "426 WebSocket upgrade required\n", 31, 0);
+		server_upgrade_required(c, "426 WebSocket upgrade required\n");
 		return;
 	}
 	if (v == NULL || strcmp(v, "13") != 0) {
-		server_respond(c, 426, "text/plain; charset=utf-8",
-		    "Sec-WebSocket-Version: 13\r\n",
-		    "426 WebSocket version 13 required\n", 34, 0);
+		server_upgrade_required(c,
+		    "426 WebSocket version 13 required\n");
 		return;
 	}
 	if (strcmp(c->req.method, "GET") != 0 || key == NULL ||

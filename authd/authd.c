@@ -32,10 +32,34 @@ static const struct proc authd_proc = {
 	.dispatch_master = authd_dispatch_master,
 };
 
+/*
+ * Until the first configuration is in force there is nothing to decide
+ * with: worker channels stay unread and token requests from the control
+ * socket wait here, so that a request racing authd's start is answered
+ * late rather than crashing it.
+ */
+#define EARLY_CTL_MAX	16
+static struct ctl_token	 early_ctl[EARLY_CTL_MAX];
+static int		 nearly_ctl;
+
+static void	authd_open_channel(int, int);
+
 static void
 authd_apply(struct conf *nc, struct conf *old)
 {
+	int	 i;
+
 	decide_configure(nc, old == NULL);
+	if (old != NULL)
+		return;
+	for (i = 0; i < MAX_WORKERS; i++)
+		if (wchans[i].early_fd > 0) {
+			authd_open_channel(i, wchans[i].early_fd);
+			wchans[i].early_fd = 0;
+		}
+	for (i = 0; i < nearly_ctl; i++)
+		issue_ctl(&early_ctl[i]);
+	nearly_ctl = 0;
 }
 
 /* Sends the verdict, with the upstream socket when there is one. */
@@ -164,6 +188,18 @@ authd_worker_closed(struct ipc *ipc, void *arg)
 	w->ipc = NULL;
 }
 
+static void
+authd_open_channel(int id, int fd)
+{
+	struct wchan	*w = &wchans[id];
+
+	if (w->ipc != NULL)
+		authd_worker_closed(w->ipc, w);
+	w->id = id;
+	w->ipc = ipc_new(ps->base, fd, id, authd_dispatch_worker,
+	    authd_worker_closed, w);
+}
+
 static int
 authd_dispatch_master(struct ipc_msg *m)
 {
@@ -176,11 +212,12 @@ authd_dispatch_master(struct ipc_msg *m)
 		if (m->fd == -1 || m->hdr.peerid >= MAX_WORKERS)
 			return -1;
 		w = &wchans[m->hdr.peerid];
-		if (w->ipc != NULL)
-			authd_worker_closed(w->ipc, w);
-		w->id = m->hdr.peerid;
-		w->ipc = ipc_new(ps->base, m->fd, w->id, authd_dispatch_worker,
-		    authd_worker_closed, w);
+		if (ps->conf == NULL) {
+			if (w->early_fd > 0)
+				close(w->early_fd);
+			w->early_fd = m->fd;
+		} else
+			authd_open_channel(m->hdr.peerid, m->fd);
 		m->fd = -1;
 		return 0;
 	case IMSG_SHUTDOWN:
@@ -199,7 +236,14 @@ authd_dispatch_master(struct ipc_msg *m)
 		    !ipc_str_ok(ct.target, sizeof(ct.target)) ||
 		    !ipc_str_ok(ct.user, sizeof(ct.user)))
 			return -1;
-		issue_ctl(&ct);
+		if (ps->conf != NULL)
+			issue_ctl(&ct);
+		else if (nearly_ctl < EARLY_CTL_MAX)
+			early_ctl[nearly_ctl++] = ct;
+		else
+			log_warnx("token request before authd is configured: "
+			    "%d already wait, dropping it", EARLY_CTL_MAX);
+		explicit_bzero(&ct, sizeof(ct));
 		return 0;
 	default:
 		log_warnx("unexpected message %u from the master", m->hdr.type);

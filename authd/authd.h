@@ -13,6 +13,7 @@
 struct wchan {
 	int			 id;
 	struct ipc		*ipc;
+	int			 early_fd;	/* channel before the first config */
 };
 
 /* One request between the worker's question and authd's answer. */

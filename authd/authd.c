@@ -50,6 +50,7 @@ authd_apply(struct conf *nc, struct conf *old)
 	int	 i;
 
 	decide_configure(nc, old == NULL);
+	upstream_configure(nc);
 	if (old != NULL)
 		return;
 	for (i = 0; i < MAX_WORKERS; i++)
@@ -99,6 +100,11 @@ authd_reply(struct pending *p, enum err_code code)
 		log_warn("reply to worker%d", p->worker);
 	else if (w->ipc == NULL && fd != -1)
 		close(fd);
+	/* A WebSocket grant stays until the session ends: see upstream.c. */
+	if (code == ERR_NONE && p->resp.upstream == UPSTREAM_WS) {
+		upstream_keep(p);
+		return;
+	}
 	/* The answer may hold a cookie or bearer token: wipe it all. */
 	explicit_bzero(p, sizeof(*p));
 	free(p);
@@ -131,6 +137,7 @@ authd_dispatch_worker(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	struct session_end se;
 	struct api_req	 aq;
 	struct session_claim sc;
+	struct upstream_retry ur;
 
 	(void)ipc;
 	if (m->fd != -1)
@@ -169,6 +176,13 @@ authd_dispatch_worker(struct ipc *ipc, struct ipc_msg *m, void *arg)
 		if (ipc_get(m, &se, sizeof(se)) == -1)
 			return authd_worker_bad(w, m);
 		decide_release(w->id, se.session);
+		return 0;
+	case IMSG_UPSTREAM_RETRY:
+		if (ipc_get(m, &ur, sizeof(ur)) == -1)
+			return authd_worker_bad(w, m);
+		if (upstream_retry(w->id, &ur) == -1)
+			log_warnx("worker%d: retry for session %u, which has "
+			    "no upstream grant", w->id, ur.session);
 		return 0;
 	default:
 		return authd_worker_bad(w, m);
@@ -225,6 +239,8 @@ authd_dispatch_master(struct ipc_msg *m)
 		exit(0);
 	case IMSG_CONNECT_UNIX:
 		return connect_unix_done(m);
+	case IMSG_BEARER:
+		return kubevirt_bearer(m);
 	case IMSG_REPLAY_NOTE:
 		if (ipc_get(m, &rn, sizeof(rn)) == -1 ||
 		    !ipc_str_ok(rn.jti, sizeof(rn.jti)))

@@ -7,6 +7,8 @@
 #include <sys/queue.h>
 #include <event2/event.h>
 
+#include <openssl/ssl.h>
+
 #include "conf.h"
 #include "ipc.h"
 
@@ -27,6 +29,12 @@ struct pending {
 	int			 acquired;	/* holds a limits slot */
 	uint32_t		 unix_id;
 	char			 route[PATTERN_LEN];
+
+	/* A WebSocket upstream: which one, and the credentials used. */
+	int			 backend;	/* enum backend_kind */
+	char			 upstream[NAME_LEN];
+	int			 retried;	/* credentials renewed once */
+	uint32_t		 cred_gen;
 };
 
 TAILQ_HEAD(pendings, pending);
@@ -42,6 +50,7 @@ void	decide_release(int, uint32_t);
 void	decide_release_worker(int);
 void	decide_replay_note(struct replay_note *);
 void	decide_claim(int, struct session_claim *);
+void	decide_connect(struct pending *, const char *, uint16_t);
 
 struct token_keys;
 const struct token_keys *decide_keys(void);
@@ -49,6 +58,28 @@ const struct token_keys *decide_keys(void);
 /* issue.c */
 void	issue_api(struct wchan *, struct api_req *);
 void	issue_ctl(struct ctl_token *);
+
+/* upstream.c */
+void	upstream_configure(struct conf *);
+SSL_CTX	*upstream_ctx(const char *);
+void	upstream_start(struct pending *);
+void	upstream_keep(struct pending *);
+void	upstream_release(int, uint32_t);
+void	upstream_release_worker(int);
+int	upstream_retry(int, struct upstream_retry *);
+void	upstream_ws(struct pending *, int, int, const char *, const char *,
+	    const char *);
+int	upstream_header(struct pending *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/* prism.c */
+void	prism_start(struct pending *);
+void	prism_retry(struct pending *, int);
+
+/* kubevirt.c */
+void	kubevirt_start(struct pending *);
+void	kubevirt_retry(struct pending *, int);
+int	kubevirt_bearer(struct ipc_msg *);
 
 /* connect.c */
 void	connect_start(struct pending *, const struct sockaddr *, socklen_t,

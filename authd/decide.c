@@ -129,6 +129,7 @@ decide_release(int worker, uint32_t session)
 {
 	decide_init();
 	limits_release(limits, worker, session);
+	upstream_release(worker, session);
 }
 
 void
@@ -138,6 +139,7 @@ decide_release_worker(int worker)
 
 	decide_init();
 	n = limits_release_worker(limits, worker);
+	upstream_release_worker(worker);
 
 	if (n > 0)
 		log_info("worker%d gone: released %d session slots", worker, n);
@@ -253,24 +255,14 @@ decide_token(struct pending *p, struct route *r, struct token_claims *cl)
 	return ERR_NONE;
 }
 
-static void
-decide_connect_inet(struct pending *p, const char *host, uint16_t port)
+/* A literal address (the master resolved names) and a port. */
+void
+decide_connect(struct pending *p, const char *host, uint16_t port)
 {
 	struct sockaddr_storage	 ss;
-	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
 	socklen_t		 len;
 
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		len = sizeof(*sin);
-	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		len = sizeof(*sin6);
-	} else {
+	if (addr_sockaddr(host, port, &ss, &len) == -1) {
 		authd_reply(p, ERR_NO_CONSOLE_AVAILABLE);
 		return;
 	}
@@ -283,6 +275,9 @@ static enum err_code
 decide_target(struct pending *p, struct route *r, struct target **t)
 {
 	*t = NULL;
+	/* A WebSocket upstream knows its own consoles (404 from it). */
+	if (r->c.backend == BACKEND_PRISM || r->c.backend == BACKEND_KUBEVIRT)
+		return ERR_NONE;
 	if (r->c.backend == BACKEND_NETWORK) {
 		if (!is_literal(p->req.target)) {
 			log_info("%s is not an address", p->req.target);
@@ -354,6 +349,8 @@ decide(struct pending *p)
 		return;
 	}
 	strlcpy_(p->route, r->c.pattern, sizeof(p->route));
+	p->backend = r->c.backend;
+	strlcpy_(p->upstream, r->c.upstream, sizeof(p->upstream));
 	token = r->c.auth == AUTH_TOKEN;
 	if (!limits_rate_ok(limits, p->resp.client, now_seconds()))
 		e = ERR_MAX_CONNECTIONS_REACHED;
@@ -371,11 +368,13 @@ decide(struct pending *p)
 		authd_reply(p, e);
 		return;
 	}
-	if (t == NULL)
-		decide_connect_inet(p, p->req.target, r->c.port);
+	if (p->backend == BACKEND_PRISM || p->backend == BACKEND_KUBEVIRT)
+		upstream_start(p);
+	else if (t == NULL)
+		decide_connect(p, p->req.target, r->c.port);
 	else if (t->c.socket[0] != '\0')
 		connect_unix_start(p, t->c.name);
 	else
-		decide_connect_inet(p, t->c.host, t->c.port);
+		decide_connect(p, t->c.host, t->c.port);
 	explicit_bzero(&cl, sizeof(cl));
 }

@@ -28,7 +28,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-#include "vncrelayd.h"
+#include "conf.h"
 #include "token.h"
 
 #define HS256_LEN		32
@@ -697,26 +697,6 @@ claim_target(json_t *pay, struct token_claims *c, const char **why)
 	if (rv == -1)
 		*why = "bad target";
 	return (rv);
-}
-
-/* A namespace goes into an API path: RFC 1123 label, as Kubernetes has. */
-static int
-dns_label_ok(const char *s)
-{
-	size_t	 i, len;
-
-	len = strlen(s);
-	if (len == 0 || len > 63)
-		return (0);
-	for (i = 0; i < len; i++) {
-		if ((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9'))
-			continue;
-		if (s[i] == '-' && i != 0 && i != len - 1)
-			continue;
-		return (0);
-	}
-	return (1);
 }
 
 /* Seed 001: lab_instance.{allowed_vmi_names, namespace_name}. */

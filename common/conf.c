@@ -255,10 +255,10 @@ conf_recv(struct conf *c, struct ipc_msg *m)
 		RECV_ITEM(&c->keys, key, c, S(_e->c.kid) && S(_e->c.alg));
 	case IMSG_CONF_PRISM:
 		RECV_ITEM(&c->prisms, prism, c, S(_e->c.name) &&
-		    S(_e->c.host) && S(_e->c.username));
+		    S(_e->c.host) && S(_e->c.addr) && S(_e->c.username));
 	case IMSG_CONF_KUBEVIRT:
 		RECV_ITEM(&c->kubevirts, kubevirt, c, S(_e->c.name) &&
-		    S(_e->c.host) && S(_e->c.namespace) &&
+		    S(_e->c.host) && S(_e->c.addr) && S(_e->c.namespace) &&
 		    S(_e->c.api_version) && S(_e->c.token_file));
 	case IMSG_CONF_APIKEY:
 		RECV_ITEM(&c->apikeys, apikey, c, S(_e->c.name) &&
@@ -283,8 +283,10 @@ blob_for(enum blob_kind kind, enum proc_type to)
 	switch (kind) {
 	case BLOB_TLS_CERT:
 	case BLOB_TLS_KEY:
-	case BLOB_UPSTREAM_CA:
 		return to == PROC_WORKER;
+	case BLOB_UPSTREAM_CA:
+		/* Not a secret: authd logs in over TLS, workers connect. */
+		return 1;
 	default:
 		return to == PROC_AUTHD;
 	}

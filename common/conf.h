@@ -89,5 +89,10 @@ int		 listen_parse(const char *, struct sockaddr_storage *,
 		    socklen_t *);
 size_t		 strlcpy_(char *, const char *, size_t);
 int		 pattern_valid(const char *, char *, size_t);
+int		 addr_sockaddr(const char *, uint16_t, struct sockaddr_storage *,
+		    socklen_t *);
+int		 uuid_valid(const char *);
+int		 dns_label_ok(const char *);
+int		 dns_name_ok(const char *);
 
 #endif

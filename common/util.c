@@ -191,6 +191,91 @@ listen_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 	return 0;
 }
 
+/* A literal IPv4 or IPv6 address and a port, as a socket address. */
+int
+addr_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		*len = sizeof(*sin);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		*len = sizeof(*sin6);
+		return 0;
+	}
+	return -1;
+}
+
+/* 8-4-4-4-12 hex digits, nothing else: safe to put into any URL. */
+int
+uuid_valid(const char *s)
+{
+	static const int	 groups[] = { 8, 4, 4, 4, 12 };
+	size_t			 i, n;
+
+	for (i = 0; i < 5; i++) {
+		n = strspn(s, "0123456789abcdefABCDEF");
+		if (n != (size_t)groups[i])
+			return 0;
+		s += n;
+		if (i < 4 && *s++ != '-')
+			return 0;
+	}
+	return *s == '\0';
+}
+
+/* A namespace goes into an API path: RFC 1123 label, as Kubernetes has. */
+int
+dns_label_ok(const char *s)
+{
+	size_t	 i, len;
+
+	len = strlen(s);
+	if (len == 0 || len > 63)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if ((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9'))
+			continue;
+		if (s[i] == '-' && i != 0 && i != len - 1)
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+/* A VMI name: an RFC 1123 subdomain, labels joined by dots. */
+int
+dns_name_ok(const char *s)
+{
+	char	 label[64];
+	size_t	 n;
+
+	if (strlen(s) > 253)
+		return 0;
+	for (;;) {
+		n = strcspn(s, ".");
+		if (n >= sizeof(label))
+			return 0;
+		memcpy(label, s, n);
+		label[n] = '\0';
+		if (!dns_label_ok(label))
+			return 0;
+		if (s[n] == '\0')
+			return 1;
+		s += n + 1;
+	}
+}
+
 static const char *placeholders[] = {
 	"name", "ip", "uuid", "vmi", "token", "namespace", "prefix", NULL
 };

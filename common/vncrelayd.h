@@ -167,21 +167,27 @@ struct conf_key {
 	char		 alg[16];	/* "HS256" or "EdDSA" */
 };
 
+/* A Prism Element or Central gateway (seed 000). */
 struct conf_prism {
 	char		 name[NAME_LEN];
-	char		 host[HOST_LEN];
+	char		 host[HOST_LEN];	/* as written: SNI, Host, cert */
+	char		 addr[ADDR_LEN];	/* resolved by the master */
 	uint16_t	 port;
 	char		 username[NAME_LEN];
 	int		 central;
 	int		 tls_verify;
 	int		 session_ttl;
-	int		 max_per_vm;
+	int		 cluster_ttl;
+	int		 login_timeout;
 };
 
+/* A Kubernetes API server with KubeVirt's VNC subresource (seed 001). */
 struct conf_kubevirt {
 	char		 name[NAME_LEN];
-	char		 host[HOST_LEN];
+	char		 host[HOST_LEN];	/* from api-url: SNI, Host, cert */
+	char		 addr[ADDR_LEN];	/* resolved by the master */
 	uint16_t	 port;
+	int		 tls;			/* https */
 	char		 namespace[NAME_LEN];
 	char		 api_version[16];
 	int		 preserve_session;
@@ -198,7 +204,7 @@ struct conf_apikey {
 enum blob_kind {
 	BLOB_TLS_CERT,		/* listener chain, by listen id (workers) */
 	BLOB_TLS_KEY,		/* listener key, by listen id (workers) */
-	BLOB_UPSTREAM_CA,	/* CA bundle, by upstream name (workers) */
+	BLOB_UPSTREAM_CA,	/* CA bundle, by upstream name (workers, authd) */
 	BLOB_TOKEN_KEY,		/* token key material, by kid (authd) */
 	BLOB_PASSWORD,		/* prism or target password, by name (authd) */
 	BLOB_BEARER,		/* kubevirt bearer token, by name (authd) */
@@ -247,6 +253,8 @@ enum imsg_type {
 	IMSG_CTL_TOKEN_RESP,	/* a->m */
 	IMSG_REPLAY_NOTE,	/* a->m: a used jti; m->a: the same, after a restart */
 	IMSG_SESSION_CLAIM,	/* w->a: a live session, to a new authd */
+	IMSG_UPSTREAM_RETRY,	/* w->a: the upstream refused our credentials */
+	IMSG_BEARER,		/* m->a: a kubevirt token file changed; a->m: re-read it */
 	IMSG_MAX
 };
 
@@ -298,7 +306,7 @@ struct auth_resp {
 	char		 ca[NAME_LEN];		/* BLOB_UPSTREAM_CA name */
 	char		 ws_path[1024];
 	char		 ws_protocol[64];
-	char		 ws_headers[4096];	/* Host, Cookie/Authorization, Origin */
+	char		 ws_headers[8192];	/* Host, Cookie/Authorization, Origin */
 };
 
 /* Worker to authd: the console API asks for a token (seed 004). */
@@ -341,6 +349,12 @@ struct session_claim {
 	char		 target[HOST_LEN];
 	char		 client[64];
 	char		 token[17];
+};
+
+/* Worker to authd: the upstream answered the upgrade with this status. */
+struct upstream_retry {
+	uint32_t	 session;
+	int32_t		 status;
 };
 
 struct session_end {

@@ -337,6 +337,10 @@ master_dispatch_child(struct ipc *ipc, struct ipc_msg *m, void *arg)
 			break;
 		remember_add(&rn);
 		return 0;
+	case IMSG_BEARER:
+		if (ch->type != PROC_AUTHD || bearer_refresh(m) == -1)
+			break;
+		return 0;
 	case IMSG_STATS:
 		if (ch->type != PROC_WORKER ||
 		    ipc_get(m, &ch->stats, sizeof(ch->stats)) == -1)

@@ -526,6 +526,7 @@ main(int argc, char *argv[])
 	    master_reload_timeout, NULL);
 	master_signals();
 	master_logpipe_watch();
+	bearer_watch();
 	if (control_open(master->conf) == -1)
 		log_warnx("control socket %s not available",
 		    master->conf->g.control_socket);

@@ -66,6 +66,10 @@ int		 listen_open(struct conf *, struct conf *);
 void		 remember_add(struct replay_note *);
 void		 remember_send(struct child *);
 
+/* bearer.c */
+void		 bearer_watch(void);
+int		 bearer_refresh(struct ipc_msg *);
+
 /* control.c */
 int		 control_open(struct conf *);
 void		 control_close(void);

@@ -101,6 +101,10 @@ static const char *const auth_names[] = { "token", "none", NULL };
 static const char *const errors_names[] = { "http", "json", "reason", NULL };
 static const char *const alg_names[] = { "HS256", "EdDSA", NULL };
 static const char *const type_names[] = { "vnc", "spice", NULL };
+static const char *const apiversion_names[] = { "v1", "v1alpha3", NULL };
+
+/* Where a pod finds its service account. */
+#define SA_DIR	"/var/run/secrets/kubernetes.io/serviceaccount"
 
 #define ENUM_CB(fn, what, names)					\
 static int								\
@@ -117,6 +121,7 @@ ENUM_CB(cb_auth, "auth mode", auth_names)
 ENUM_CB(cb_errors, "error style", errors_names)
 ENUM_CB(cb_alg, "algorithm", alg_names)
 ENUM_CB(cb_type, "console type", type_names)
+ENUM_CB(cb_apiversion, "api-version", apiversion_names)
 
 static int
 cb_port(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
@@ -152,6 +157,32 @@ cb_positive(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return 0;
 }
 
+/* A WebSocket backend needs an upstream and the placeholder it fills. */
+static int
+cb_route_backend(cfg_t *cfg, cfg_t *sec)
+{
+	const char	*b = cfg_getstr(sec, "backend"), *t = cfg_title(sec);
+
+	if (strcmp(b, "tcp") == 0)
+		return 0;
+	if (cfg_getstr(sec, "upstream")[0] == '\0') {
+		cfg_error(cfg, "route \"%s\": backend %s needs upstream", t, b);
+		return -1;
+	}
+	if (strcmp(b, "prism") == 0 && strstr(t, "{uuid}") == NULL) {
+		cfg_error(cfg, "route \"%s\": backend prism needs {uuid} in "
+		    "the path", t);
+		return -1;
+	}
+	if (strcmp(b, "kubevirt") == 0 && strstr(t, "{vmi}") == NULL &&
+	    strstr(t, "{name}") == NULL) {
+		cfg_error(cfg, "route \"%s\": backend kubevirt needs {vmi} "
+		    "in the path", t);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cb_pattern(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -171,12 +202,7 @@ cb_pattern(cfg_t *cfg, cfg_opt_t *opt)
 		    cfg_title(sec));
 		return -1;
 	}
-	if (strcmp(cfg_getstr(sec, "backend"), "tcp") != 0) {
-		cfg_error(cfg, "route \"%s\": backend %s is not supported by "
-		    "this build yet", cfg_title(sec), cfg_getstr(sec, "backend"));
-		return -1;
-	}
-	return 0;
+	return cb_route_backend(cfg, sec);
 }
 
 static int
@@ -229,6 +255,31 @@ static cfg_opt_t route_opts[] = {
 	CFG_STR_LIST_CB("networks", "{}", CFGF_NONE, cb_cidr),
 	CFG_INT_CB("port", 5900, CFGF_NONE, cb_port),
 	CFG_STR("upstream", "", CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t prism_opts[] = {
+	CFG_STR("host", NULL, CFGF_NODEFAULT),
+	CFG_INT_CB("port", 9440, CFGF_NONE, cb_port),
+	CFG_STR("username", NULL, CFGF_NODEFAULT),
+	CFG_STR("password-file", NULL, CFGF_NODEFAULT),
+	CFG_BOOL("central", cfg_false, CFGF_NONE),
+	CFG_STR("ca-file", NULL, CFGF_NODEFAULT),
+	CFG_BOOL("tls-verify", cfg_true, CFGF_NONE),
+	INT_OPT("session-ttl", 900),
+	INT_OPT("cluster-ttl", 300),
+	INT_OPT("login-timeout", 10),
+	CFG_END()
+};
+
+static cfg_opt_t kubevirt_opts[] = {
+	CFG_STR("api-url", NULL, CFGF_NODEFAULT),
+	CFG_STR("token-file", SA_DIR "/token", CFGF_NONE),
+	CFG_STR("ca-file", NULL, CFGF_NODEFAULT),
+	CFG_STR("namespace", "default", CFGF_NONE),
+	CFG_STR_CB("api-version", "v1", CFGF_NONE, cb_apiversion),
+	CFG_BOOL("preserve-session", cfg_false, CFGF_NONE),
+	CFG_BOOL("tls-verify", cfg_true, CFGF_NONE),
 	CFG_END()
 };
 
@@ -285,6 +336,10 @@ static cfg_opt_t global_opts[] = {
 	    CFGF_NO_TITLE_DUPES),
 	CFG_SEC("key", key_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("api-key", apikey_opts, CFGF_MULTI | CFGF_TITLE |
+	    CFGF_NO_TITLE_DUPES),
+	CFG_SEC("prism", prism_opts, CFGF_MULTI | CFGF_TITLE |
+	    CFGF_NO_TITLE_DUPES),
+	CFG_SEC("kubevirt", kubevirt_opts, CFGF_MULTI | CFGF_TITLE |
 	    CFGF_NO_TITLE_DUPES),
 	CFG_END()
 };
@@ -553,6 +608,159 @@ parse_route(struct conf *c, cfg_t *sec, int id, const char *file)
 	return 0;
 }
 
+/* The CA that upstream name's certificate must chain to. */
+static int
+parse_upstream_ca(struct conf *c, const char *file, const char *kind,
+    const char *name, const char *ca, int verify)
+{
+	if (!verify)
+		return 0;
+	if (ca == NULL)
+		return parse_fail(file, "%s %s: ca-file is required (or write "
+		    "tls-verify no)", kind, name);
+	return add_file_blob(c, file, ca, BLOB_UPSTREAM_CA, 0, name, 0);
+}
+
+static int
+parse_prism(struct conf *c, cfg_t *sec, const char *file)
+{
+	struct prism	*p;
+	const char	*name = cfg_title(sec), *pw;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return parse_fail(file, "out of memory");
+	TAILQ_INSERT_TAIL(&c->prisms, p, entry);
+	COPY(p->c.name, name, "prism name");
+	if (cfg_getstr(sec, "host") == NULL || cfg_getstr(sec, "username") ==
+	    NULL || (pw = cfg_getstr(sec, "password-file")) == NULL)
+		return parse_fail(file, "prism %s needs host, username and "
+		    "password-file", name);
+	COPY(p->c.host, cfg_getstr(sec, "host"), "prism host");
+	COPY(p->c.username, cfg_getstr(sec, "username"), "prism username");
+	if (resolve_host(p->c.host, p->c.addr, sizeof(p->c.addr)) == -1)
+		return parse_fail(file, "prism %s: cannot resolve host %s",
+		    name, p->c.host);
+	p->c.port = cfg_getint(sec, "port");
+	p->c.central = cfg_getbool(sec, "central");
+	p->c.tls_verify = cfg_getbool(sec, "tls-verify");
+	p->c.session_ttl = cfg_getint(sec, "session-ttl");
+	p->c.cluster_ttl = cfg_getint(sec, "cluster-ttl");
+	p->c.login_timeout = cfg_getint(sec, "login-timeout");
+	if (p->c.session_ttl < 1 || p->c.login_timeout < 1)
+		return parse_fail(file, "prism %s: session-ttl and "
+		    "login-timeout must be at least 1", name);
+	if (add_file_blob(c, file, pw, BLOB_PASSWORD, 0, name, 1) == -1)
+		return -1;
+	return parse_upstream_ca(c, file, "prism", name,
+	    cfg_getstr(sec, "ca-file"), p->c.tls_verify);
+}
+
+/* https://HOST[:PORT][/] (or http:// behind kubectl proxy). */
+static int
+parse_api_url(struct conf_kubevirt *k, const char *url)
+{
+	const char	*h, *e, *port = NULL;
+	char		*end;
+	long		 v;
+
+	if (strncmp(url, "https://", 8) == 0) {
+		k->tls = 1;
+		h = url + 8;
+	} else if (strncmp(url, "http://", 7) == 0)
+		h = url + 7;
+	else
+		return -1;
+	if (*h == '[') {
+		if ((e = strchr(h, ']')) == NULL)
+			return -1;
+		if ((size_t)(e - h - 1) >= sizeof(k->host))
+			return -1;
+		memcpy(k->host, h + 1, e - h - 1);
+		e++;
+	} else {
+		e = h + strcspn(h, ":/");
+		if ((size_t)(e - h) >= sizeof(k->host))
+			return -1;
+		memcpy(k->host, h, e - h);
+	}
+	if (*e == ':')
+		port = ++e;
+	e += strcspn(e, "/");
+	if (*e != '\0' && strcmp(e, "/") != 0)
+		return -1;
+	k->port = k->tls ? 443 : 80;
+	if (port != NULL) {
+		v = strtol(port, &end, 10);
+		if (end == port || (*end != '\0' && *end != '/') || v < 1 ||
+		    v > 65535)
+			return -1;
+		k->port = v;
+	}
+	return k->host[0] ? 0 : -1;
+}
+
+/*
+ * The bearer token is read now, so that -n finds a missing file; the
+ * master reads it again whenever the kubelet rotates it.
+ */
+static int
+kubevirt_read_token(struct conf *c, struct conf_kubevirt *k,
+    const char *file)
+{
+	return add_file_blob(c, file, k->token_file, BLOB_BEARER, 0, k->name,
+	    0);
+}
+
+/* Outside the configuration, a pod's environment names the API server. */
+static int
+kubevirt_default_url(char *buf, size_t len)
+{
+	const char	*h = getenv("KUBERNETES_SERVICE_HOST");
+	const char	*p = getenv("KUBERNETES_SERVICE_PORT");
+
+	if (h == NULL || *h == '\0')
+		return -1;
+	snprintf(buf, len, strchr(h, ':') ? "https://[%s]:%s" :
+	    "https://%s:%s", h, p && *p ? p : "443");
+	return 0;
+}
+
+static int
+parse_kubevirt(struct conf *c, cfg_t *sec, const char *file)
+{
+	struct kubevirt	*k;
+	const char	*name = cfg_title(sec), *url, *ca;
+	char		 envurl[HOST_LEN + 32];
+
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return parse_fail(file, "out of memory");
+	TAILQ_INSERT_TAIL(&c->kubevirts, k, entry);
+	COPY(k->c.name, name, "kubevirt name");
+	if ((url = cfg_getstr(sec, "api-url")) == NULL) {
+		if (kubevirt_default_url(envurl, sizeof(envurl)) == -1)
+			return parse_fail(file, "kubevirt %s: no api-url, and "
+			    "KUBERNETES_SERVICE_HOST is not set", name);
+		url = envurl;
+	}
+	if (parse_api_url(&k->c, url) == -1)
+		return parse_fail(file, "kubevirt %s: invalid api-url %s "
+		    "(want https://HOST[:PORT])", name, url);
+	if (resolve_host(k->c.host, k->c.addr, sizeof(k->c.addr)) == -1)
+		return parse_fail(file, "kubevirt %s: cannot resolve host %s",
+		    name, k->c.host);
+	COPY(k->c.namespace, cfg_getstr(sec, "namespace"), "namespace");
+	COPY(k->c.api_version, cfg_getstr(sec, "api-version"), "api-version");
+	COPY(k->c.token_file, cfg_getstr(sec, "token-file"), "token-file");
+	k->c.preserve_session = cfg_getbool(sec, "preserve-session");
+	k->c.tls_verify = k->c.tls && cfg_getbool(sec, "tls-verify");
+	if (kubevirt_read_token(c, &k->c, file) == -1)
+		return -1;
+	if ((ca = cfg_getstr(sec, "ca-file")) == NULL)
+		ca = SA_DIR "/ca.crt";
+	return parse_upstream_ca(c, file, "kubevirt", name, ca,
+	    k->c.tls_verify);
+}
+
 static int
 parse_key(struct conf *c, cfg_t *sec, const char *file)
 {
@@ -597,6 +805,25 @@ conf_key_exists(struct conf *c, const char *kid)
 	return 0;
 }
 
+/* Each WebSocket route names an upstream section of its kind. */
+static int
+parse_route_upstreams(struct conf *c, const char *file)
+{
+	struct route	*r;
+
+	TAILQ_FOREACH(r, &c->routes, entry) {
+		if (r->c.backend == BACKEND_PRISM &&
+		    conf_prism_find(c, r->c.upstream) == NULL)
+			return parse_fail(file, "route %s: no prism \"%s\"",
+			    r->c.pattern, r->c.upstream);
+		if (r->c.backend == BACKEND_KUBEVIRT &&
+		    conf_kubevirt_find(c, r->c.upstream) == NULL)
+			return parse_fail(file, "route %s: no kubevirt \"%s\"",
+			    r->c.pattern, r->c.upstream);
+	}
+	return 0;
+}
+
 static int
 parse_sections(struct conf *c, cfg_t *cfg, const char *file)
 {
@@ -617,6 +844,14 @@ parse_sections(struct conf *c, cfg_t *cfg, const char *file)
 	for (i = 0; i < cfg_size(cfg, "api-key"); i++)
 		if (parse_apikey(c, cfg_getnsec(cfg, "api-key", i), file))
 			return -1;
+	for (i = 0; i < cfg_size(cfg, "prism"); i++)
+		if (parse_prism(c, cfg_getnsec(cfg, "prism", i), file))
+			return -1;
+	for (i = 0; i < cfg_size(cfg, "kubevirt"); i++)
+		if (parse_kubevirt(c, cfg_getnsec(cfg, "kubevirt", i), file))
+			return -1;
+	if (parse_route_upstreams(c, file) == -1)
+		return -1;
 	if (TAILQ_EMPTY(&c->listeners))
 		return parse_fail(file, "no listen address");
 	if (c->g.console_api[0] != '\0' && TAILQ_EMPTY(&c->keys))
@@ -633,6 +868,8 @@ static void
 parse_warnings(struct conf *c, const char *file, int print)
 {
 	struct route	*r;
+	struct prism	*p;
+	struct kubevirt	*k;
 
 	if (!print)
 		return;
@@ -641,6 +878,16 @@ parse_warnings(struct conf *c, const char *file, int print)
 			fprintf(stderr, "%s: warning: route \"%s\" has auth "
 			    "none: anyone who reaches it opens its consoles\n",
 			    file, r->c.pattern);
+	TAILQ_FOREACH(p, &c->prisms, entry)
+		if (!p->c.tls_verify)
+			fprintf(stderr, "%s: warning: prism %s has tls-verify "
+			    "no: its password goes to whoever answers\n", file,
+			    p->c.name);
+	TAILQ_FOREACH(k, &c->kubevirts, entry)
+		if (!k->c.tls_verify)
+			fprintf(stderr, "%s: warning: kubevirt %s does not "
+			    "verify TLS: its token goes to whoever answers\n",
+			    file, k->c.name);
 }
 
 /*

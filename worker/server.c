@@ -131,6 +131,8 @@ conn_free(struct conn *c)
 	}
 	if (c->up)
 		bufferevent_free(c->up);
+	if (c->scratch)
+		evbuffer_free(c->scratch);
 	free(c->head);
 	free(c);
 	if (worker->draining && TAILQ_EMPTY(&worker->conns)) {
@@ -262,6 +264,9 @@ conn_timeout(evutil_socket_t fd, short what, void *arg)
 		break;
 	case CONN_AUTH:
 		server_error_json(c, 503, ERR_INTERNAL_ERROR);
+		break;
+	case CONN_UPSTREAM:
+		upclient_timeout(c);
 		break;
 	case CONN_CLOSING:
 		conn_free(c);
@@ -410,6 +415,11 @@ server_route(struct conn *c, struct route *r, const char *target,
 	if (strcmp(c->req.method, "GET") != 0 || key == NULL ||
 	    !ws_key_valid(key)) {
 		server_plain_error(c, 400);
+		return;
+	}
+	/* A VM uuid goes into Prism's URLs: nothing but 8-4-4-4-12 hex. */
+	if (r->c.backend == BACKEND_PRISM && !uuid_valid(target)) {
+		server_error_json(c, 400, ERR_BAD_REQUEST);
 		return;
 	}
 	session_request(c, r, target, ns, token);

@@ -252,19 +252,39 @@ tick_seconds(void)
 	return t < 1 ? 1 : t;
 }
 
+/* No console for this request: say why in the route's error style. */
+void
+session_refuse(struct conn *c, enum err_code code)
+{
+	worker->stats.handshakes[code]++;
+	worker_stats_dirty();
+	if (c->errors == ERRSTYLE_HTTP)
+		server_error_json(c, err_status(code), code);
+	else
+		session_refuse_ws(c, code);
+}
+
 static void
 session_start(struct conn *c, int fd)
 {
-	size_t	 bound = ps->conf->g.buffer_size;
-
 	c->up = bufferevent_socket_new(ps->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->up == NULL) {
 		close(fd);
-		session_refuse_ws(c, ERR_INTERNAL_ERROR);
+		session_refuse(c, ERR_INTERNAL_ERROR);
 		return;
 	}
+	session_relay(c);
+}
+
+/* The console is connected (and upgraded, for a WebSocket upstream). */
+void
+session_relay(struct conn *c)
+{
+	size_t	 bound = ps->conf->g.buffer_size;
+
 	session_write_101(c);
 	c->state = CONN_RELAY;
+	worker->stats.handshakes[ERR_NONE]++;
 	worker->stats.sessions_total++;
 	worker->stats.sessions_active++;
 	worker_stats_dirty();
@@ -314,17 +334,16 @@ session_verdict(struct conn *c, struct auth_resp *r, int fd)
 			close(fd);
 		if (code == ERR_NONE)
 			code = ERR_INTERNAL_ERROR;
-		worker->stats.handshakes[code]++;
-		worker_stats_dirty();
-		if (c->errors == ERRSTYLE_HTTP)
-			server_error_json(c, err_status(code), code);
-		else
-			session_refuse_ws(c, code);
+		/* After a retry, authd released the slot itself. */
+		c->finished = c->auth_session;
+		session_refuse(c, code);
 		return;
 	}
-	worker->stats.handshakes[ERR_NONE]++;
 	c->auth_session = 1;
-	session_start(c, fd);
+	if (r->upstream == UPSTREAM_WS)
+		upclient_start(c, r, fd);
+	else
+		session_start(c, fd);
 }
 
 /* Logs the end and gives authd its slot back; safe to call twice. */
@@ -370,6 +389,11 @@ session_end(struct conn *c, uint16_t code, const char *reason)
 	session_finish(c, reason);
 	if (code == 0 || c->state == CONN_CLOSING)
 		return;
+	if (c->up_ws && c->up && !c->up_closed) {
+		ws_close_append(bufferevent_get_output(c->up), WS_CLOSE_NORMAL,
+		    "", 1);
+		c->up_closed = 1;
+	}
 	if (!c->close_sent) {
 		ws_close_append(bufferevent_get_output(c->bev), code,
 		    reason ? reason : "", 0);
@@ -387,8 +411,9 @@ session_kill(uint32_t id, const char *why)
 		session_end(c, WS_CLOSE_POLICY, why);
 }
 
-static void
-relay_control(struct conn *c)
+/* A ping, pong or close from the browser. */
+void
+session_control(struct conn *c)
 {
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
 	uint16_t	 code;
@@ -420,6 +445,10 @@ relay_client_read(struct bufferevent *bev, void *arg)
 	enum ws_result	 res;
 
 	event_base_gettimeofday_cached(ps->base, &c->last_active);
+	if (c->up_ws) {
+		upclient_client_read(c);
+		return;
+	}
 	while (c->state == CONN_RELAY) {
 		before = evbuffer_get_length(out);
 		if (before >= bound) {
@@ -435,7 +464,7 @@ relay_client_read(struct bufferevent *bev, void *arg)
 			bufferevent_disable(bev, EV_READ);
 			return;
 		case WS_CONTROL:
-			relay_control(c);
+			session_control(c);
 			break;
 		case WS_ERROR:
 			session_end(c, c->dec.close_code, "protocol error");
@@ -470,6 +499,10 @@ relay_up_read(struct bufferevent *bev, void *arg)
 	if (c->state != CONN_RELAY || n == 0)
 		return;
 	event_base_gettimeofday_cached(ps->base, &c->last_active);
+	if (c->up_ws) {
+		upclient_up_read(c);
+		return;
+	}
 	if (c->mode == MODE_BASE64)
 		ws_frame_base64(out, in, n, 0);
 	else
@@ -502,7 +535,12 @@ relay_up_event(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & BEV_EVENT_EOF) {
 		relay_up_read(c->up, c);
-		session_end(c, WS_CLOSE_NORMAL, "upstream closed");
+		/* A WebSocket that ends without a close frame ended badly. */
+		if (c->up_ws)
+			session_end(c, WS_CLOSE_INTERNAL, "upstream closed "
+			    "without a close frame");
+		else
+			session_end(c, WS_CLOSE_NORMAL, "upstream closed");
 	} else if (what & BEV_EVENT_ERROR)
 		session_end(c, WS_CLOSE_INTERNAL, "upstream error");
 }

@@ -112,6 +112,7 @@ worker_apply(struct conf *nc, struct conf *old)
 
 	if (old == NULL)
 		static_init(nc->g.webroot);
+	upclient_configure(nc);
 	TAILQ_FOREACH(l, &nc->listeners, entry) {
 		if ((wl = wlistener_new(nc, l)) == NULL) {
 			log_warnx("listener %s: TLS setup failed, keeping the "
@@ -168,7 +169,10 @@ worker_dispatch_authd(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	r = (struct auth_resp *)m->data;
 	if (!ipc_str_ok(r->target, sizeof(r->target)) ||
 	    !ipc_str_ok(r->ws_headers, sizeof(r->ws_headers)) ||
-	    !ipc_str_ok(r->ws_path, sizeof(r->ws_path))) {
+	    !ipc_str_ok(r->ws_path, sizeof(r->ws_path)) ||
+	    !ipc_str_ok(r->ws_protocol, sizeof(r->ws_protocol)) ||
+	    !ipc_str_ok(r->sni, sizeof(r->sni)) ||
+	    !ipc_str_ok(r->ca, sizeof(r->ca))) {
 		log_warnx("malformed verdict from authd");
 		return -1;
 	}

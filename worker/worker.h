@@ -30,6 +30,7 @@ struct wlistener {
 enum conn_state {
 	CONN_HEAD,		/* reading a request head */
 	CONN_AUTH,		/* waiting for authd's verdict */
+	CONN_UPSTREAM,		/* upgrading to a WebSocket upstream */
 	CONN_RELAY,		/* WebSocket session */
 	CONN_CLOSING,		/* flushing the last bytes */
 };
@@ -78,6 +79,16 @@ struct conn {
 	int			 close_sent;
 	const char		*reason;
 	int			 auth_session;	/* authd holds a slot */
+
+	/* A WebSocket upstream (Prism, KubeVirt). */
+	int			 up_ws;
+	int			 up_retried;	/* credentials renewed once */
+	int			 up_closed;	/* close frame sent or seen */
+	int			 up_status;	/* of a refusal being read */
+	char			 up_accept[WS_ACCEPT_LEN + 1];
+	char			 up_protocol[64];
+	struct ws_decoder	 updec;
+	struct evbuffer		*scratch;	/* payload between framings */
 };
 
 TAILQ_HEAD(conns, conn);
@@ -137,5 +148,15 @@ void		 session_request(struct conn *, struct route *, const char *,
 void		 session_verdict(struct conn *, struct auth_resp *, int);
 void		 session_end(struct conn *, uint16_t, const char *);
 void		 session_kill(uint32_t, const char *);
+void		 session_relay(struct conn *);
+void		 session_control(struct conn *);
+void		 session_refuse(struct conn *, enum err_code);
+
+/* upstream.c */
+void		 upclient_configure(struct conf *);
+void		 upclient_start(struct conn *, struct auth_resp *, int);
+void		 upclient_timeout(struct conn *);
+void		 upclient_client_read(struct conn *);
+void		 upclient_up_read(struct conn *);
 
 #endif

@@ -850,6 +850,24 @@ ws_accept_key(const char *key, char out[WS_ACCEPT_LEN + 1])
 	out[WS_ACCEPT_LEN] = '\0';
 }
 
+/*
+ * A client's Sec-WebSocket-Key (16 random bytes in base64) and the
+ * Sec-WebSocket-Accept the server must answer it with.  -1 when there is
+ * no randomness to be had.
+ */
+int
+ws_client_key(char key[WS_KEY_LEN + 1], char accept[WS_ACCEPT_LEN + 1])
+{
+	uint8_t	 raw[16];
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return -1;
+	b64_encode(raw, sizeof(raw), key);
+	key[WS_KEY_LEN] = '\0';
+	ws_accept_key(key, accept);
+	return accept[0] ? 0 : -1;
+}
+
 /* Sec-WebSocket-Key: base64 of 16 bytes is 22 characters and "==". */
 int
 ws_key_valid(const char *key)

@@ -27,6 +27,7 @@ struct evbuffer;
 #define WS_CONTROL_MAX		125
 #define WS_HEADER_MAX		14
 #define WS_ACCEPT_LEN		28	/* base64 of a SHA-1 digest */
+#define WS_KEY_LEN		24	/* base64 of 16 bytes */
 
 /* Close codes this module produces (RFC 6455 7.4.1). */
 #define WS_CLOSE_NORMAL		1000
@@ -133,5 +134,6 @@ int		 ws_utf8_done(const struct ws_utf8 *);
 
 void		 ws_accept_key(const char *, char [WS_ACCEPT_LEN + 1]);
 int		 ws_key_valid(const char *);
+int		 ws_client_key(char [WS_KEY_LEN + 1], char [WS_ACCEPT_LEN + 1]);
 
 #endif /* WS_H */

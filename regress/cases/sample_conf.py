@@ -1,6 +1,7 @@
 # The sample etc/vncrelayd.conf is accepted by `vncrelayd -n` as it
 # stands, and still when every commented setting in it is switched on
-# (its file paths pointed at test files with -D macros).
+# (its file paths and upstream hosts pointed at test files and loopback
+# with -D macros).
 
 import os
 import re
@@ -62,7 +63,12 @@ def run(t):
 	cert, key = t.subst("{cert}"), t.subst("{key}")
 	tokenkey = t.write_file("k1.secret", secrets.token_hex(32) + "\n",
 	    mode=0o600)
+	pw = t.write_file("prism.pw", "secret\n", mode=0o600)
+	bearer = t.write_file("kube.token", "bearer-token\n")
 	macros = ["-D", f"cert={cert}", "-D", f"key={key}", "-D",
-	    f"tokenkey={tokenkey}"]
+	    f"tokenkey={tokenkey}", "-D", "prismhost=127.0.0.1", "-D",
+	    f"prismpw={pw}", "-D", f"prismca={cert}", "-D",
+	    "kubeapi=https://127.0.0.1:6443", "-D", f"kubetoken={bearer}",
+	    "-D", f"kubeca={cert}"]
 	for binary in binaries(t):
 		check(t, binary, path, macros)

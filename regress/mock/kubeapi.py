@@ -211,7 +211,8 @@ class KubeApi:
         log("vnc %s open, subprotocol %s", name, ws.subprotocol)
         try:
             reason = await rfb.rfb_session(ws, key[1] if key else "?", st,
-                                           self.args.close_after_bytes)
+                                           self.args.close_after_bytes,
+                                           self.args.screen)
             if reason != "close-after-bytes":
                 await rfb.drop_tcp(ws)
         except ConnectionClosed as e:

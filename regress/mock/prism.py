@@ -326,7 +326,8 @@ class Prism:
         reason = "?"
         log("console %s open, subprotocol %s", vm, ws.subprotocol)
         try:
-            reason = await rfb.rfb_session(ws, vm, st)
+            reason = await rfb.rfb_session(ws, vm, st,
+                                           screen=self.args.screen)
         except ConnectionClosed as e:
             reason = "closed %s" % (e.code,)
         finally:

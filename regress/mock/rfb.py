@@ -126,9 +126,11 @@ async def drop_tcp(ws, timeout=2.0):
         log("connection_lost did not follow abort()")
 
 
-async def rfb_session(ws, name, stats, close_after=None):
-    """Serve RFB 3.8 with security None, then echo.  Returns a short reason
-    string; ConnectionClosed propagates to the caller."""
+async def rfb_session(ws, name, stats, close_after=None,
+                      screen=False):
+    """Serve RFB 3.8 with security None, then echo (or, with screen, act
+    as a small desktop: see serve_screen).  Returns a short reason string;
+    ConnectionClosed propagates to the caller."""
     s = WsByteStream(ws, stats)
     await ws.send(RFB_VERSION)
     ver = await s.read_exact(12)
@@ -146,6 +148,9 @@ async def rfb_session(ws, name, stats, close_after=None):
     await s.read_exact(1)           # ClientInit: shared flag
     await ws.send(rfb_server_init("mock-" + name))
     stats["rfb_ready"] = stats.get("rfb_ready", 0) + 1
+    if screen:
+        log("rfb %s: ServerInit sent, serving a screen", name)
+        return await serve_screen(ws, s, name, stats)
     log("rfb %s: ServerInit sent, echoing", name)
 
     echoed = 0
@@ -160,6 +165,78 @@ async def rfb_session(ws, name, stats, close_after=None):
         await ws.send(data)
         echoed += len(data)
         stats["echoed_bytes"] = stats.get("echoed_bytes", 0) + len(data)
+
+
+# ------------------------------------------------------- --screen mode
+
+# Client-to-server message types a viewer sends to a server that offers
+# only Raw: their lengths after the type byte (ClientCutText and
+# SetEncodings carry a count and are handled on their own).
+RFB_FIXED = {0: 19, 3: 9, 4: 7, 5: 5}
+SCREEN_CELL = 16
+SCREEN_COLOURS = ((0x46, 0x82, 0xb4), (0xff, 0xff, 0xff))   # steel blue
+
+
+def screen_pixels(pf, width, height):
+    """The test pattern (a checkerboard of SCREEN_CELL squares in the two
+    SCREEN_COLOURS) as Raw pixel data in the client's pixel format."""
+    bpp, _, big, tc, rmax, gmax, bmax, rs, gs, bs = \
+        struct.unpack(">BBBBHHHBBB", pf[:13])
+    if not tc or bpp not in (8, 16, 32):
+        raise ValueError("pixel format bpp=%d true-colour=%d" % (bpp, tc))
+    order = "big" if big else "little"
+    cells = []
+    for r, g, b in SCREEN_COLOURS:
+        v = ((r * rmax // 255) << rs | (g * gmax // 255) << gs |
+             (b * bmax // 255) << bs)
+        cells.append(v.to_bytes(bpp // 8, order) * SCREEN_CELL)
+    rows = []
+    for parity in (0, 1):
+        row = b"".join(cells[(i + parity) % 2]
+                       for i in range(width // SCREEN_CELL + 1))
+        rows.append(row[:width * bpp // 8])
+    return b"".join(rows[(y // SCREEN_CELL) % 2] for y in range(height))
+
+
+async def serve_screen(ws, s, name, stats):
+    """After ServerInit: read the viewer's messages, honour SetPixelFormat
+    (true colour only), and answer every non-incremental
+    FramebufferUpdateRequest with the whole screen as one Raw rectangle.
+    Incremental requests wait for a change that never comes, so a viewer
+    gets one picture, not a stream.  Key, pointer and cut-text messages
+    are read and ignored; an unknown message type ends the session."""
+    pf = RFB_PIXEL_FORMAT
+    for _ in range(1 << 30):
+        kind = (await s.read_exact(1))[0]
+        if kind == 2:                       # SetEncodings
+            count, = struct.unpack(">xH", await s.read_exact(3))
+            await s.read_exact(4 * count)
+            continue
+        if kind == 6:                       # ClientCutText
+            size, = struct.unpack(">3xI", await s.read_exact(7))
+            if size > MAX_BODY:
+                log("rfb %s: cut text of %d bytes", name, size)
+                return "cut-text-too-long"
+            await s.read_exact(size)
+            continue
+        if kind not in RFB_FIXED:
+            log("rfb %s: unknown client message type %d", name, kind)
+            return "bad-message"
+        body = await s.read_exact(RFB_FIXED[kind])
+        if kind == 0:
+            pf = body[3:19]
+            continue
+        if kind != 3 or body[0]:            # key, pointer, incremental
+            continue
+        try:
+            pixels = screen_pixels(pf, RFB_WIDTH, RFB_HEIGHT)
+        except ValueError as e:
+            log("rfb %s: %s", name, e)
+            return "bad-pixel-format"
+        await ws.send(struct.pack(">BxHHHHHi", 0, 1, 0, 0, RFB_WIDTH,
+                                  RFB_HEIGHT, 0) + pixels)
+        stats["screens_sent"] = stats.get("screens_sent", 0) + 1
+    return "too-many-messages"
 
 
 # ---------------------------------------------------------------- HTTP
@@ -290,6 +367,10 @@ def arg_parser(desc):
                    "one port: 127.0.0.1 (default), ::1, or 127.0.0.1,::1")
     p.add_argument("--cert", required=True, help="server certificate PEM")
     p.add_argument("--key", required=True, help="server key PEM")
+    p.add_argument("--screen", action="store_true",
+                   help="after ServerInit act as a desktop that sends one "
+                   "test picture per full update request, instead of "
+                   "echoing (for a real viewer such as noVNC)")
     p.add_argument("--ping-interval", type=float, default=0,
                    help="send WebSocket pings every N seconds "
                    "(default 0: never)")

@@ -655,6 +655,50 @@ async def test_kubeapi_cut(tmp, cl):
     check("kube(cut): exit 0 on SIGTERM", rc == 0, rc)
 
 
+async def test_screen(tmp, cl):
+    """--screen: the viewer's pixel format is honoured and a full update
+    request gets the checkerboard as one Raw rectangle."""
+    m = Mock(tmp, "prism.py", ["--mode", "element", "--password", PASSWORD,
+                               "--vm", VM1, "--screen"])
+    if not m.port:
+        return m.stop()
+    st, hdrs, _ = cl.request(m.port, "POST",
+                             "/PrismGateway/j_spring_security_check",
+                             body="j_username=admin&j_password=" + PASSWORD,
+                             headers={"Content-Type":
+                                      "application/x-www-form-urlencoded"})
+    cookie = "JSESSIONID=" + set_cookies(hdrs).get("JSESSIONID", "")
+    try:
+        async with cl.connect(m.port, "/vnc/vm/%s/proxy" % VM1, ["binary"],
+                              {"Cookie": cookie}) as ws:
+            r = Rfb(ws)
+            await r.handshake()
+            # noVNC's choice: 32 bpp little-endian, red at shift 0.
+            pf = struct.pack(">BBBBHHHBBB3x", 32, 24, 0, 1, 255, 255, 255,
+                             0, 8, 16)
+            await ws.send(b"\0\0\0\0" + pf)
+            await ws.send(struct.pack(">BxHi", 2, 1, 0))
+            await ws.send(struct.pack(">BBHI", 4, 1, 0, 0x61))
+            await ws.send(struct.pack(">BBHH", 5, 0, 10, 10))
+            await ws.send(struct.pack(">BBHHHH", 3, 0, 0, 0, 640, 480))
+            head = await r.need(16)
+            check("screen: one Raw rectangle of 640x480",
+                  head == struct.pack(">BxHHHHHi", 0, 1, 0, 0, 640, 480, 0),
+                  head.hex())
+            pix = await r.need(640 * 480 * 4)
+            check("screen: checkerboard in the client's pixel format",
+                  pix[:4] == bytes([0x46, 0x82, 0xb4, 0]) and
+                  pix[16 * 4:17 * 4] == b"\xff\xff\xff\0" and
+                  pix[640 * 16 * 4:640 * 16 * 4 + 4] == b"\xff\xff\xff\0",
+                  (pix[:4].hex(), pix[64:68].hex()))
+        check("screen: stats count one picture",
+              cl.stats(m.port).get("screens_sent") == 1,
+              cl.stats(m.port).get("screens_sent"))
+    except Exception as e:
+        check("screen: session", False, repr(e))
+    m.stop()
+
+
 async def main():
     with tempfile.TemporaryDirectory(prefix="mockself.") as tmp:
         r = subprocess.run(["sh", os.path.join(HERE, "mkcerts.sh"), tmp])
@@ -663,7 +707,8 @@ async def main():
             return
         cl = Client(tmp)
         for t in (test_prism_element, test_prism_element_variants,
-                  test_prism_central, test_kubeapi, test_kubeapi_cut):
+                  test_prism_central, test_kubeapi, test_kubeapi_cut,
+                  test_screen):
             try:
                 await asyncio.wait_for(t(tmp, cl), 120)
             except Exception as e:

@@ -24,6 +24,7 @@ regress/harness.py.
 import asyncio
 import base64
 import os
+import re
 import shutil
 import signal
 import socket
@@ -57,13 +58,14 @@ Skip = getattr(_main, "Skip", harness.Skip)
 class Child:
 	"""A process a case started; stop() ends it by pid, and only it."""
 
-	def __init__(self, t, argv, name, env=None, out=None):
+	def __init__(self, t, argv, name, env=None, out=None, shown=None):
 		self.t = t
 		self.name = name
 		self.argv = argv
 		self.out = out or os.path.join(t.tmp, f"{name}.out")
 		self.outf = open(self.out, "wb")
-		t.note(f"starting {name}: {argv}")
+		# shown: argv as the log may tell it (a password left out).
+		t.note(f"starting {name}: {shown or argv}")
 		self.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
 		    stdout=self.outf, stderr=subprocess.STDOUT, env=env,
 		    cwd=t.tmp, start_new_session=True)
@@ -119,8 +121,8 @@ def session_members(sid):
 	return out
 
 
-def start_child(t, argv, name, env=None, out=None):
-	c = Child(t, argv, name, env=env, out=out)
+def start_child(t, argv, name, env=None, out=None, shown=None):
+	c = Child(t, argv, name, env=env, out=out, shown=shown)
 	t.peers.append(c)
 	return c
 
@@ -289,6 +291,67 @@ def start_qemu(t, name="regress", tries=5):
 			return q
 		t.note(f"qemu exited: {q.output()[-400:]!r}")
 	t.fail(f"qemu did not start in {tries} tries")
+
+
+# -- the console in headless Chromium (regress/browser) ----------------------
+
+BROWSER_SCRIPT = os.path.join(HERE, "browser", "console-test.mjs")
+
+
+def browser_tools(t):
+	"""Skip unless node, chromium, playwright-core and build/www are
+	there."""
+	for tool in ("node", "chromium"):
+		if shutil.which(tool) is None:
+			t.skip(f"{tool} is missing")
+	if not os.path.isdir(os.path.join(TOP, "node_modules",
+	    "playwright-core")):
+		t.skip("node_modules/playwright-core is missing (npm ci)")
+	if not os.path.exists(os.path.join(TOP, "build", "www",
+	    "console.html")):
+		t.skip("build/www is not built (make www)")
+
+
+def copy_webroot(t):
+	"""A private copy of build/www in {tmp}/www, so that a `make www`
+	meanwhile (which swaps build/www) cannot pull the files from under
+	the daemon."""
+	dst = os.path.join(t.tmp, "www")
+	shutil.copytree(os.path.join(TOP, "build", "www"), dst)
+	subprocess.run(["chmod", "-R", "u=rwX,go=rX", dst], check=True,
+	    timeout=30)
+
+
+def _hide_token(text):
+	return re.sub(r"(token=)[^&#\s'\"]+", r"\1<hidden>", text)
+
+
+def browse(t, what, url, target, route, extra=()):
+	"""console-test.mjs on url must end "ok state=connected" with a
+	screenshot (regress/artifacts/CASE-what.png), and the daemon must log
+	a session start on route (a regex) to target (a regex).  A token in
+	the URL is left out of the case's log."""
+	shot = os.path.join(ARTIFACTS, f"{t.name}-{what}.png")
+	if os.path.exists(shot):
+		os.unlink(shot)
+	mark = t.mark()
+	argv = ["node", BROWSER_SCRIPT, url, shot, "--timeout", "45000"] + \
+	    list(extra)
+	node = start_child(t, argv, f"node-{what}",
+	    shown=[_hide_token(a) for a in argv])
+	status = node.wait(90)
+	out = _hide_token(node.output())
+	node.stop()
+	for line in out.splitlines():
+		t.note(f"{what}: {line}")
+	t.expect(status is not None, f"{what}: console-test still running "
+	    "after 90s")
+	last = out.strip().splitlines()[-1] if out.strip() else ""
+	t.expect(status == 0 and last.startswith("console-test: ok "
+	    "state=connected"), f"{what}: {last or f'exit {status}'}")
+	t.expect(os.path.exists(shot), f"{what}: no screenshot {shot}")
+	t.wait_log(r"\bworker\d+: session start id=\d+ client=127\.0\.0\.1 "
+	    rf"route={route} target={target} ", since=mark)
 
 
 # -- WebSocket clients (python3-websockets) --------------------------------
@@ -572,12 +635,19 @@ async def bulk_echo(s, total, sizes):
 	"""Through an echo peer: send total bytes in pieces of sizes while
 	reading the echo back; returns (sha256 sent, sha256 received,
 	bytes received)."""
+	return await echo_pieces(s, client_data(total, sizes), total)
+
+
+async def echo_pieces(s, pieces, total):
+	"""Through an echo: send the pieces (total bytes in all) while
+	reading the echo back; returns (sha256 sent, sha256 received, bytes
+	received)."""
 	import hashlib
 	sent, got = hashlib.sha256(), hashlib.sha256()
 	count = 0
 
 	async def sender():
-		for piece in client_data(total, sizes):
+		for piece in pieces:
 			sent.update(piece)
 			await s.write(piece)
 

@@ -320,17 +320,18 @@ def console(t, path, what, want_name, total=1 << 20, held=None, **kw):
 	return s
 
 
-def refused(t, what, path, code, **kw):
+def refused(t, what, path, code, logged=True, **kw):
 	"""An upgrade through vncrelayd answered with code's HTTP status and
-	{"type":"error","code":code,...}; a log line since says code= or
-	result= code.  Returns the lib_token.Reply."""
+	{"type":"error","code":code,...}; unless logged is false, a log line
+	since says code= or result= code.  Returns the lib_token.Reply."""
 	mark = t.mark()
 	r = lt.attempt(t, path, protocols=["binary"], **kw)
 	t.expect(r.status != 101, f"{what}: accepted (101), want {code}")
 	t.expect(r.status == STATUS[code] and r.code == code,
 	    f"{what}: HTTP {r.status} {r.body[:200]!r}, want "
 	    f"{STATUS[code]} with code {code}")
-	t.wait_log(rf"\b(?:code|result)={code}\b", since=mark)
+	if logged:
+		t.wait_log(rf"\b(?:code|result)={code}\b", since=mark)
 	t.expect(not t.log_matches(r"\bsession start\b", since=mark),
 	    f"{what}: a session started")
 	return r

@@ -174,6 +174,7 @@ async def rfb_session(ws, name, stats, close_after=None,
 # SetEncodings carry a count and are handled on their own).
 RFB_FIXED = {0: 19, 3: 9, 4: 7, 5: 5}
 SCREEN_CELL = 16
+SCREEN_BAND = 32                    # rows per rectangle and per message
 SCREEN_COLOURS = ((0x46, 0x82, 0xb4), (0xff, 0xff, 0xff))   # steel blue
 
 
@@ -201,7 +202,9 @@ def screen_pixels(pf, width, height):
 async def serve_screen(ws, s, name, stats):
     """After ServerInit: read the viewer's messages, honour SetPixelFormat
     (true colour only), and answer every non-incremental
-    FramebufferUpdateRequest with the whole screen as one Raw rectangle.
+    FramebufferUpdateRequest with the whole screen in Raw rectangles of
+    SCREEN_BAND rows, each in its own message (as a gateway relaying a
+    TCP stream sends moderate frames, not one of over a megabyte).
     Incremental requests wait for a change that never comes, so a viewer
     gets one picture, not a stream.  Key, pointer and cut-text messages
     are read and ignored; an unknown message type ends the session."""
@@ -233,8 +236,13 @@ async def serve_screen(ws, s, name, stats):
         except ValueError as e:
             log("rfb %s: %s", name, e)
             return "bad-pixel-format"
-        await ws.send(struct.pack(">BxHHHHHi", 0, 1, 0, 0, RFB_WIDTH,
-                                  RFB_HEIGHT, 0) + pixels)
+        row = len(pixels) // RFB_HEIGHT
+        bands = range(0, RFB_HEIGHT, SCREEN_BAND)
+        await ws.send(struct.pack(">BxH", 0, len(bands)))
+        for y in bands:
+            h = min(SCREEN_BAND, RFB_HEIGHT - y)
+            await ws.send(struct.pack(">HHHHi", 0, y, RFB_WIDTH, h, 0) +
+                          pixels[y * row:(y + h) * row])
         stats["screens_sent"] = stats.get("screens_sent", 0) + 1
     return "too-many-messages"
 

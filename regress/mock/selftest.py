@@ -681,11 +681,16 @@ async def test_screen(tmp, cl):
             await ws.send(struct.pack(">BBHI", 4, 1, 0, 0x61))
             await ws.send(struct.pack(">BBHH", 5, 0, 10, 10))
             await ws.send(struct.pack(">BBHHHH", 3, 0, 0, 0, 640, 480))
-            head = await r.need(16)
-            check("screen: one Raw rectangle of 640x480",
-                  head == struct.pack(">BxHHHHHi", 0, 1, 0, 0, 640, 480, 0),
-                  head.hex())
-            pix = await r.need(640 * 480 * 4)
+            head = await r.need(4)
+            check("screen: an update of 15 rectangles",
+                  head == struct.pack(">BxH", 0, 15), head.hex())
+            pix = b""
+            for y in range(0, 480, 32):
+                rect = await r.need(12)
+                check("screen: Raw rectangle 640x32 at row %d" % y,
+                      rect == struct.pack(">HHHHi", 0, y, 640, 32, 0),
+                      rect.hex())
+                pix += await r.need(640 * 32 * 4)
             check("screen: checkerboard in the client's pixel format",
                   pix[:4] == bytes([0x46, 0x82, 0xb4, 0]) and
                   pix[16 * 4:17 * 4] == b"\xff\xff\xff\0" and

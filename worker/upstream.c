@@ -271,8 +271,12 @@ upclient_upgraded(struct conn *c, size_t headlen)
 {
 	evbuffer_drain(bufferevent_get_input(c->up), headlen);
 	evtimer_del(c->timer);
-	ws_decoder_init(&c->updec, WS_CLIENT, WS_TEXT_DROP,
-	    ps->conf->g.max_frame_size);
+	/*
+	 * max-frame-size guards against browsers; an upstream's frames may
+	 * be any size (a full-screen update is one frame), and the decoder
+	 * streams them within buffer-size anyway.
+	 */
+	ws_decoder_init(&c->updec, WS_CLIENT, WS_TEXT_DROP, 0);
 	session_relay(c);
 	/* Frames that came with the 101 are waiting. */
 	if (c->state == CONN_RELAY &&

@@ -76,6 +76,7 @@ authd_reply(struct pending *p, enum err_code code)
 	p->resp.reqid = p->req.reqid;
 	p->resp.session = p->req.session;
 	p->resp.code = code;
+	measure_decision(code);
 	if (code == ERR_NONE) {
 		fd = p->fd;
 		p->fd = -1;

@@ -5,6 +5,7 @@
 #define AUTHD_H
 
 #include <sys/queue.h>
+#include <time.h>
 #include <event2/event.h>
 
 #include <openssl/ssl.h>
@@ -35,6 +36,7 @@ struct pending {
 	char			 upstream[NAME_LEN];
 	int			 retried;	/* credentials renewed once */
 	uint32_t		 cred_gen;
+	struct timespec		 connect_started;
 };
 
 TAILQ_HEAD(pendings, pending);
@@ -80,6 +82,12 @@ void	prism_retry(struct pending *, int);
 void	kubevirt_start(struct pending *);
 void	kubevirt_retry(struct pending *, int);
 int	kubevirt_bearer(struct ipc_msg *);
+
+/* measure.c */
+void	measure_decision(enum err_code);
+void	measure_start(struct timespec *);
+void	measure_latency(enum latency_metric, const char *,
+	    const struct timespec *);
 
 /* connect.c */
 void	connect_start(struct pending *, const struct sockaddr *, socklen_t,

@@ -22,6 +22,18 @@ static struct pendings	 connecting = TAILQ_HEAD_INITIALIZER(connecting);
 static struct pendings	 unixwait = TAILQ_HEAD_INITIALIZER(unixwait);
 static uint32_t		 unix_next;
 
+/*
+ * Connected: the time it took goes to the metrics, the socket to the
+ * worker.  A Unix socket is one the master connected for us.
+ */
+static void
+connect_ok(struct pending *p)
+{
+	measure_latency(LATENCY_CONNECT, p->unix_id ? "unix" : "tcp",
+	    &p->connect_started);
+	authd_reply(p, ERR_NONE);
+}
+
 static void
 connect_done(struct pending *p, int error)
 {
@@ -36,7 +48,7 @@ connect_done(struct pending *p, int error)
 		authd_reply(p, ERR_CONNECTION_FAILED);
 		return;
 	}
-	authd_reply(p, ERR_NONE);
+	connect_ok(p);
 }
 
 static void
@@ -62,6 +74,7 @@ connect_start(struct pending *p, const struct sockaddr *sa, socklen_t salen,
 	struct timeval	 tv = { timeout, 0 };
 	int		 on = 1;
 
+	measure_start(&p->connect_started);
 	p->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (p->fd == -1) {
@@ -72,7 +85,7 @@ connect_start(struct pending *p, const struct sockaddr *sa, socklen_t salen,
 	if (sa->sa_family != AF_UNIX)
 		setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	if (connect(p->fd, sa, salen) == 0) {
-		authd_reply(p, ERR_NONE);
+		connect_ok(p);
 		return;
 	}
 	if (errno != EINPROGRESS && errno != EAGAIN) {
@@ -128,6 +141,7 @@ connect_unix_start(struct pending *p, const char *target)
 {
 	char	 name[NAME_LEN];
 
+	measure_start(&p->connect_started);
 	p->unix_id = ++unix_next;
 	strlcpy_(name, target, sizeof(name));
 	if (ipc_send(ps->master, IMSG_CONNECT_UNIX, p->unix_id, -1, name,
@@ -160,6 +174,6 @@ connect_unix_done(struct ipc_msg *m)
 	}
 	p->fd = m->fd;
 	m->fd = -1;
-	authd_reply(p, ERR_NONE);
+	connect_ok(p);
 	return 0;
 }

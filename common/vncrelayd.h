@@ -255,6 +255,9 @@ enum imsg_type {
 	IMSG_SESSION_CLAIM,	/* w->a: a live session, to a new authd */
 	IMSG_UPSTREAM_RETRY,	/* w->a: the upstream refused our credentials */
 	IMSG_BEARER,		/* m->a: a kubevirt token file changed; a->m: re-read it */
+	IMSG_STATS_AUTHD,	/* a->m: struct authd_stats */
+	IMSG_CTL_SESSIONS,	/* m->w: peerid = request */
+	IMSG_SESSION_LIST,	/* w->m: peerid = request; a batch */
 	IMSG_MAX
 };
 
@@ -364,6 +367,31 @@ struct session_end {
 	int32_t		 reason;
 };
 
+/*
+ * What the children report to the master, for vncrelayctl and the metrics
+ * listener.  Counters count from the reporting process's start; the
+ * master turns them into its own totals.  Label sets are bounded here.
+ */
+#define LABEL_LEN		64	/* a target as a metric label */
+#define STATS_SERIES_MAX	64	/* (route, target) pairs per process */
+#define HIST_BUCKETS		14	/* latency buckets, the last is +Inf */
+#define LATENCY_SERIES_MAX	8	/* (metric, kind) pairs authd times */
+#define LATENCY_KIND_LEN	16
+#define SESSION_BATCH		64	/* sessions in one IMSG_SESSION_LIST */
+#define SESSION_LIST_MAX	4096	/* sessions one listing shows */
+
+/* The sessions of one route and target. */
+struct stats_series {
+	char		 route[PATTERN_LEN];
+	char		 target[LABEL_LEN];
+	uint32_t	 active;
+	uint32_t	 unused;
+	uint64_t	 total;
+	uint64_t	 bytes_in;		/* browser to console */
+	uint64_t	 bytes_out;		/* console to browser */
+};
+
+/* Worker to master, once a second at most: then nseries stats_series. */
 struct worker_stats {
 	uint64_t	 sessions_total;
 	uint32_t	 sessions_active;
@@ -371,6 +399,54 @@ struct worker_stats {
 	uint64_t	 bytes_out;
 	uint64_t	 handshakes[ERR_MAX];
 	uint32_t	 connections;
+	uint32_t	 nseries;
+};
+
+enum latency_metric {
+	LATENCY_CONNECT,	/* upstream connect, kind "tcp" or "unix" */
+	LATENCY_LOGIN,		/* upstream login, kind "prism", "kubevirt" */
+	LATENCY_MAX
+};
+
+/* Observations by bucket (not cumulative; the last bucket is +Inf). */
+struct histogram {
+	uint64_t	 bucket[HIST_BUCKETS];
+	uint64_t	 count;
+	uint64_t	 sum_us;
+};
+
+struct latency_series {
+	int32_t		 metric;		/* enum latency_metric */
+	char		 kind[LATENCY_KIND_LEN];
+	struct histogram h;
+};
+
+/* authd to master, once a second at most. */
+struct authd_stats {
+	uint64_t	 decisions[ERR_MAX];
+	uint32_t	 nlatency;
+	struct latency_series latency[LATENCY_SERIES_MAX];
+};
+
+/* One live session, for vncrelayctl show sessions. */
+struct session_info {
+	uint32_t	 id;
+	char		 client[64];		/* as authd believes */
+	char		 peer[64];		/* TCP peer, address:port */
+	char		 route[PATTERN_LEN];
+	char		 target[HOST_LEN];
+	char		 user[NAME_LEN];
+	int64_t		 since;			/* seconds since the epoch */
+	uint64_t	 bytes_in;
+	uint64_t	 bytes_out;
+};
+
+/* Worker to master: then n session_info; the last batch says so. */
+struct session_list {
+	uint32_t	 n;
+	uint32_t	 last;
+	uint32_t	 truncated;
+	uint32_t	 unused;
 };
 
 /* Entry points of the re-executed children (one binary, three roles). */

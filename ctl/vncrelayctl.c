@@ -11,17 +11,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "vncrelayd.h"
 
+#define CTL_ANSWER_MAX	(16 * 1024 * 1024)
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: vncrelayctl [-j] [-s socket] command [arg ...]\n"
-	    "commands: show summary | show targets | reload |\n"
+	    "commands: show summary | show sessions | show targets | reload |\n"
 	    "          log verbose|brief | kill session ID |\n"
 	    "          token TARGET [-t ttl] [-u user]\n");
 	exit(1);
@@ -61,6 +64,40 @@ print_value(const char *key, json_t *v, int indent)
 	}
 }
 
+/* show sessions, for people: one line a session, the rest as usual. */
+static void
+print_sessions(json_t *j)
+{
+	json_t		*list = json_object_get(j, "sessions"), *e, *v;
+	const char	*k;
+	char		 since[32];
+	struct tm	 tm;
+	time_t		 t;
+	size_t		 i;
+
+	printf("%-10s %-8s %-16s %-20s %-12s %-12s %-20s %12s %12s\n", "ID",
+	    "WORKER", "CLIENT", "ROUTE", "TARGET", "USER", "SINCE", "IN", "OUT");
+	json_array_foreach(list, i, e) {
+		t = (time_t)json_integer_value(json_object_get(e, "since"));
+		if (gmtime_r(&t, &tm) == NULL ||
+		    strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			strcpy(since, "-");
+		printf("%-10lld %-8s %-16s %-20s %-12s %-12s %-20s %12lld %12lld\n",
+		    (long long)json_integer_value(json_object_get(e, "id")),
+		    json_string_value(json_object_get(e, "worker")),
+		    json_string_value(json_object_get(e, "client")),
+		    json_string_value(json_object_get(e, "route")),
+		    json_string_value(json_object_get(e, "target")),
+		    json_string_value(json_object_get(e, "user")), since,
+		    (long long)json_integer_value(json_object_get(e, "bytes_in")),
+		    (long long)json_integer_value(json_object_get(e,
+		    "bytes_out")));
+	}
+	json_object_foreach(j, k, v)
+		if (strcmp(k, "sessions") != 0)
+			print_value(k, v, 0);
+}
+
 static int
 ctl_connect(const char *path)
 {
@@ -83,7 +120,7 @@ int
 main(int argc, char *argv[])
 {
 	const char	*path = VNCRELAYD_SOCKET;
-	char		 line[1024], buf[65536];
+	char		 line[1024], *buf;
 	json_t		*j, *e;
 	json_error_t	 jerr;
 	size_t		 len = 0;
@@ -117,8 +154,11 @@ main(int argc, char *argv[])
 	s = ctl_connect(path);
 	if (write(s, line, strlen(line)) != (ssize_t)strlen(line))
 		err(1, "write");
-	while (len < sizeof(buf) - 1 && (n = read(s, buf + len,
-	    sizeof(buf) - 1 - len)) > 0)
+	/* The longest answer is a full session list. */
+	if ((buf = malloc(CTL_ANSWER_MAX)) == NULL)
+		err(1, NULL);
+	while (len < CTL_ANSWER_MAX - 1 && (n = read(s, buf + len,
+	    CTL_ANSWER_MAX - 1 - len)) > 0)
 		len += n;
 	close(s);
 	buf[len] = '\0';
@@ -130,8 +170,11 @@ main(int argc, char *argv[])
 	}
 	if (raw)
 		printf("%s", buf);
+	else if (json_is_array(json_object_get(j, "sessions")))
+		print_sessions(j);
 	else
 		print_value(NULL, j, 0);
 	json_decref(j);
+	free(buf);
 	return 0;
 }

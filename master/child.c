@@ -131,6 +131,7 @@ child_spawn(struct child *ch)
 	close(sv[1]);
 	ch->pid = pid;
 	ch->ready = 0;
+	metrics_child_start(ch);
 	gettimeofday(&ch->started, NULL);
 	ch->ipc = ipc_new(master->base, sv[0], ch->id, master_dispatch_child,
 	    child_closed, ch);
@@ -221,6 +222,8 @@ child_gone(struct child *ch, int status)
 		ipc_free(ch->ipc);
 		ch->ipc = NULL;
 	}
+	metrics_child_start(ch);
+	control_child_gone(ch);
 	/* A pending reload no longer waits for this child. */
 	if (master->pending && ch->gen_sent == master->pending->gen &&
 	    master->waiting > 0) {
@@ -342,8 +345,15 @@ master_dispatch_child(struct ipc *ipc, struct ipc_msg *m, void *arg)
 			break;
 		return 0;
 	case IMSG_STATS:
-		if (ch->type != PROC_WORKER ||
-		    ipc_get(m, &ch->stats, sizeof(ch->stats)) == -1)
+		if (ch->type != PROC_WORKER || metrics_worker(ch, m) == -1)
+			break;
+		return 0;
+	case IMSG_STATS_AUTHD:
+		if (ch->type != PROC_AUTHD || metrics_authd(m) == -1)
+			break;
+		return 0;
+	case IMSG_SESSION_LIST:
+		if (ch->type != PROC_WORKER || control_session_list(ch, m) == -1)
 			break;
 		return 0;
 	default:

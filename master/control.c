@@ -27,12 +27,19 @@
 
 #define CTL_MAXLINE	1024
 #define CTL_MAXCONNS	64
+#define CTL_GATHER_SECONDS 3	/* for the workers' session lists */
 
 struct ctlconn {
 	TAILQ_ENTRY(ctlconn)	 entry;
 	struct bufferevent	*bev;
 	uint32_t		 id;
 	uid_t			 uid;
+	int			 busy;		/* a command is under way */
+	/* show sessions: the workers yet to answer, what they said */
+	uint64_t		 waiting;
+	json_t			*sessions;
+	int			 truncated;
+	struct event		*ev_gather;
 };
 
 static TAILQ_HEAD(, ctlconn) ctlconns = TAILQ_HEAD_INITIALIZER(ctlconns);
@@ -48,7 +55,21 @@ ctl_free(struct ctlconn *cc)
 	TAILQ_REMOVE(&ctlconns, cc, entry);
 	ctl_nconns--;
 	bufferevent_free(cc->bev);
+	if (cc->ev_gather)
+		event_free(cc->ev_gather);
+	json_decref(cc->sessions);
 	free(cc);
+}
+
+static struct ctlconn *
+ctl_find(uint32_t id)
+{
+	struct ctlconn	*cc;
+
+	TAILQ_FOREACH(cc, &ctlconns, entry)
+		if (cc->id == id)
+			return cc;
+	return NULL;
 }
 
 static void
@@ -86,12 +107,11 @@ static json_t *
 ctl_summary(void)
 {
 	struct worker_stats	 sum;
-	json_t			*procs, *hs, *j;
+	json_t			*procs, *hs;
 	struct child		*ch;
 	struct timeval		 now;
 	int			 i, k;
 
-	memset(&sum, 0, sizeof(sum));
 	procs = json_array();
 	json_array_append_new(procs, json_pack("{s:s,s:i,s:I}", "name",
 	    "authd", "pid", (int)master->authd.pid, "restarts",
@@ -103,20 +123,14 @@ ctl_summary(void)
 		json_array_append_new(procs, json_pack("{s:s,s:i,s:I}", "name",
 		    ch->name, "pid", (int)ch->pid, "restarts",
 		    (json_int_t)ch->restarts));
-		sum.sessions_active += ch->stats.sessions_active;
-		sum.sessions_total += ch->stats.sessions_total;
-		sum.bytes_in += ch->stats.bytes_in;
-		sum.bytes_out += ch->stats.bytes_out;
-		sum.connections += ch->stats.connections;
-		for (k = 0; k < ERR_MAX; k++)
-			sum.handshakes[k] += ch->stats.handshakes[k];
 	}
+	metrics_summary(&sum);
 	hs = json_object();
 	for (k = 0; k < ERR_MAX; k++)
 		json_object_set_new(hs, err_name(k),
 		    json_integer(sum.handshakes[k]));
 	gettimeofday(&now, NULL);
-	j = json_pack("{s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:o}",
+	return json_pack("{s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:o}",
 	    "uptime", (json_int_t)(now.tv_sec - master->boot.tv_sec),
 	    "processes", procs,
 	    "connections", (json_int_t)sum.connections,
@@ -125,7 +139,162 @@ ctl_summary(void)
 	    "bytes_in", (json_int_t)sum.bytes_in,
 	    "bytes_out", (json_int_t)sum.bytes_out,
 	    "handshakes", hs);
-	return j;
+}
+
+/*
+ * A string from a worker as JSON: jansson takes UTF-8 only, and a target
+ * decoded from a path may be anything else; such bytes show as "?".
+ */
+static json_t *
+ctl_string(const char *s)
+{
+	char	 buf[HOST_LEN + PATTERN_LEN];
+	json_t	*j;
+	size_t	 i;
+
+	if ((j = json_string(s)) != NULL)
+		return j;
+	strlcpy_(buf, s, sizeof(buf));
+	for (i = 0; buf[i] != '\0'; i++)
+		if ((unsigned char)buf[i] >= 0x80)
+			buf[i] = '?';
+	return json_string(buf);
+}
+
+static json_t *
+ctl_session_json(struct child *ch, const struct session_info *si)
+{
+	return json_pack("{s:I,s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:I}",
+	    "id", (json_int_t)si->id, "worker", ch->name,
+	    "client", ctl_string(si->client), "peer", ctl_string(si->peer),
+	    "route", ctl_string(si->route), "target", ctl_string(si->target),
+	    "user", ctl_string(si->user), "since", (json_int_t)si->since,
+	    "bytes_in", (json_int_t)si->bytes_in,
+	    "bytes_out", (json_int_t)si->bytes_out);
+}
+
+/* Every worker answered, or the time is up: who did not is named. */
+static void
+ctl_sessions_done(struct ctlconn *cc)
+{
+	json_t	*missing = json_array(), *list = cc->sessions;
+	int	 i;
+
+	for (i = 0; i < MAX_WORKERS; i++)
+		if (cc->waiting & (1ULL << i))
+			json_array_append_new(missing,
+			    json_string(master->workers[i].name));
+	cc->sessions = NULL;
+	cc->waiting = 0;
+	evtimer_del(cc->ev_gather);
+	ctl_reply(cc, json_pack("{s:o,s:I,s:b,s:o}", "sessions", list,
+	    "count", (json_int_t)json_array_size(list), "truncated",
+	    cc->truncated, "missing", missing));
+}
+
+static void
+ctl_gather_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	ctl_sessions_done(arg);
+}
+
+/*
+ * show sessions: the master keeps no session table; it asks each live
+ * worker, which answers in batches, and replies when all have answered
+ * or after CTL_GATHER_SECONDS.
+ */
+static void
+ctl_sessions(struct ctlconn *cc)
+{
+	struct child	*ch;
+	int		 i;
+
+	cc->sessions = json_array();
+	cc->ev_gather = evtimer_new(master->base, ctl_gather_timeout, cc);
+	if (cc->sessions == NULL || cc->ev_gather == NULL) {
+		ctl_error(cc, "out of memory");
+		return;
+	}
+	for (i = 0; i < master->nworkers; i++) {
+		ch = &master->workers[i];
+		if (child_alive(ch) && ch->ipc != NULL && ipc_send(ch->ipc,
+		    IMSG_CTL_SESSIONS, cc->id, -1, NULL, 0) == 0)
+			cc->waiting |= 1ULL << i;
+	}
+	if (cc->waiting == 0)
+		ctl_sessions_done(cc);
+	else
+		evtimer_add(cc->ev_gather, (&(struct timeval){
+		    CTL_GATHER_SECONDS, 0 }));
+}
+
+static int
+session_info_ok(struct child *ch, const struct session_info *si)
+{
+#define S(x)	ipc_str_ok((x), sizeof(x))
+	return (int)(si->id >> 24) == ch->id && S(si->client) && S(si->peer) &&
+	    S(si->route) && S(si->target) && S(si->user);
+#undef S
+}
+
+/* IMSG_SESSION_LIST: one batch of a worker's answer; -1 if malformed. */
+int
+control_session_list(struct child *ch, struct ipc_msg *m)
+{
+	static struct session_info	 si[SESSION_BATCH];
+	struct session_list		 sl;
+	struct ctlconn			*cc;
+	uint32_t			 i;
+
+	if (m->hdr.len < sizeof(sl))
+		return -1;
+	memcpy(&sl, m->data, sizeof(sl));
+	if (sl.n > SESSION_BATCH || m->hdr.len != sizeof(sl) + sl.n *
+	    sizeof(si[0]))
+		return -1;
+	memcpy(si, m->data + sizeof(sl), sl.n * sizeof(si[0]));
+	for (i = 0; i < sl.n; i++)
+		if (!session_info_ok(ch, &si[i]))
+			return -1;
+	/* An answer after the time was up finds nobody waiting. */
+	if ((cc = ctl_find(m->hdr.peerid)) == NULL || cc->sessions == NULL ||
+	    !(cc->waiting & (1ULL << ch->id)))
+		return 0;
+	for (i = 0; i < sl.n; i++) {
+		if (json_array_size(cc->sessions) >= SESSION_LIST_MAX) {
+			cc->truncated = 1;
+			break;
+		}
+		json_array_append_new(cc->sessions, ctl_session_json(ch,
+		    &si[i]));
+	}
+	cc->truncated |= sl.truncated != 0;
+	if (sl.last) {
+		cc->waiting &= ~(1ULL << ch->id);
+		if (cc->waiting == 0)
+			ctl_sessions_done(cc);
+	}
+	return 0;
+}
+
+/* A worker that died answers no more. */
+void
+control_child_gone(struct child *ch)
+{
+	struct ctlconn	*cc, *next;
+
+	if (ch->type != PROC_WORKER)
+		return;
+	for (cc = TAILQ_FIRST(&ctlconns); cc != NULL; cc = next) {
+		next = TAILQ_NEXT(cc, entry);
+		if (cc->sessions == NULL || !(cc->waiting & (1ULL << ch->id)))
+			continue;
+		cc->waiting &= ~(1ULL << ch->id);
+		if (cc->waiting == 0)
+			ctl_sessions_done(cc);
+	}
 }
 
 static json_t *
@@ -222,6 +391,9 @@ ctl_command(struct ctlconn *cc, char *line)
 	    strcmp(av[1], "summary") == 0)
 		ctl_reply(cc, ctl_summary());
 	else if (ac == 2 && strcmp(av[0], "show") == 0 &&
+	    strcmp(av[1], "sessions") == 0)
+		ctl_sessions(cc);
+	else if (ac == 2 && strcmp(av[0], "show") == 0 &&
 	    strcmp(av[1], "targets") == 0)
 		ctl_reply(cc, ctl_targets());
 	else if (ac == 1 && strcmp(av[0], "reload") == 0) {
@@ -247,12 +419,18 @@ ctl_read(struct bufferevent *bev, void *arg)
 	char		*line;
 	size_t		 n;
 
+	/* One command a connection: what follows it is not read. */
+	if (cc->busy) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
 	line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
 	if (line == NULL) {
 		if (evbuffer_get_length(in) > CTL_MAXLINE)
 			ctl_error(cc, "command too long");
 		return;
 	}
+	cc->busy = 1;
 	if (n > CTL_MAXLINE)
 		ctl_error(cc, "command too long");
 	else
@@ -356,10 +534,7 @@ control_token_reply(struct ctl_token *ct)
 	json_t		*j;
 	char		 url[TOKEN_MAXLEN + 1024];
 
-	TAILQ_FOREACH(cc, &ctlconns, entry)
-		if (cc->id == ct->id)
-			break;
-	if (cc == NULL)
+	if ((cc = ctl_find(ct->id)) == NULL)
 		return;
 	if (ct->code != ERR_NONE) {
 		ctl_error(cc, err_name(ct->code));

@@ -5,6 +5,7 @@
 #define MASTER_H
 
 #include <sys/time.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "conf.h"
@@ -23,7 +24,9 @@ struct child {
 	int			 crashes;
 	struct timeval		 started;
 	struct event		*ev_restart;
-	struct worker_stats	 stats;
+	struct worker_stats	 stats;		/* its last report */
+	struct stats_series	 series[STATS_SERIES_MAX];
+	uint32_t		 slot[STATS_SERIES_MAX]; /* in the totals */
 	uint64_t		 restarts;
 };
 
@@ -62,6 +65,13 @@ void		 master_dispatch_ack(struct child *, uint32_t);
 /* listen.c */
 int		 listen_open(struct conf *, struct conf *);
 
+/* metrics.c */
+void		 metrics_child_start(struct child *);
+int		 metrics_worker(struct child *, struct ipc_msg *);
+int		 metrics_authd(struct ipc_msg *);
+void		 metrics_summary(struct worker_stats *);
+void		 metrics_render(struct evbuffer *);
+
 /* remember.c */
 void		 remember_add(struct replay_note *);
 void		 remember_send(struct child *);
@@ -74,6 +84,8 @@ int		 bearer_refresh(struct ipc_msg *);
 int		 control_open(struct conf *);
 void		 control_close(void);
 void		 control_token_reply(struct ctl_token *);
+int		 control_session_list(struct child *, struct ipc_msg *);
+void		 control_child_gone(struct child *);
 
 /* main.c */
 void		 master_maybe_exit(void);

@@ -46,18 +46,22 @@ conn_find(uint32_t id)
 	return NULL;
 }
 
+/* The peer's address as text, and its port for show sessions. */
 static void
-peer_string(struct sockaddr *sa, char *buf, size_t len)
+peer_string(struct sockaddr *sa, char *buf, size_t len, uint16_t *port)
 {
 	struct sockaddr_in	*sin = (struct sockaddr_in *)sa;
 	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)sa;
 
 	buf[0] = '\0';
-	if (sa->sa_family == AF_INET)
+	*port = 0;
+	if (sa->sa_family == AF_INET) {
 		inet_ntop(AF_INET, &sin->sin_addr, buf, len);
-	else if (sa->sa_family == AF_INET6)
+		*port = ntohs(sin->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
 		inet_ntop(AF_INET6, &sin6->sin6_addr, buf, len);
-	else
+		*port = ntohs(sin6->sin6_port);
+	} else
 		snprintf(buf, len, "local");
 }
 
@@ -87,7 +91,7 @@ server_accept(struct wlistener *wl, int fd, struct sockaddr *sa, int salen)
 	c->id = ((uint32_t)ps->id << 24) | (++worker->next_id & 0xffffff);
 	c->state = CONN_HEAD;
 	c->tls = wl->c.tls;
-	peer_string(sa, c->peer, sizeof(c->peer));
+	peer_string(sa, c->peer, sizeof(c->peer), &c->peer_port);
 	gettimeofday(&c->since, NULL);
 	if (wl->ctx) {
 		if ((ssl = SSL_new(wl->ctx)) == NULL) {

@@ -285,9 +285,7 @@ session_relay(struct conn *c)
 	session_write_101(c);
 	c->state = CONN_RELAY;
 	worker->stats.handshakes[ERR_NONE]++;
-	worker->stats.sessions_total++;
-	worker->stats.sessions_active++;
-	worker_stats_dirty();
+	report_session_start(c);
 	ws_decoder_init(&c->dec, WS_SERVER, c->mode == MODE_BASE64 ?
 	    WS_TEXT_BASE64 : WS_TEXT_RELAY, ps->conf->g.max_frame_size);
 	event_base_gettimeofday_cached(ps->base, &c->last_active);
@@ -372,11 +370,7 @@ session_finish(struct conn *c, const char *reason)
 	if (worker->authd)
 		ipc_send(worker->authd, IMSG_SESSION_END, 0, -1, &se,
 		    sizeof(se));
-	if (c->state == CONN_RELAY)
-		worker->stats.sessions_active--;
-	worker->stats.bytes_in += c->bytes_in;
-	worker->stats.bytes_out += c->bytes_out;
-	worker_stats_dirty();
+	report_session_end(c);
 }
 
 /*

@@ -209,8 +209,10 @@ worker_stats_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	ipc_send(ps->master, IMSG_STATS, 0, -1, &worker->stats,
-	    sizeof(worker->stats));
+	report_stats();
+	/* Live sessions move bytes without a word: report them each second. */
+	if (worker->stats.sessions_active > 0)
+		worker_stats_dirty();
 }
 
 /* Counters reach the master in batches, at most once a second. */
@@ -266,6 +268,11 @@ worker_dispatch_master(struct ipc_msg *m)
 		if (m->hdr.len != 0)
 			return -1;
 		session_kill(m->hdr.peerid, "killed by the operator");
+		return 0;
+	case IMSG_CTL_SESSIONS:
+		if (m->hdr.len != 0)
+			return -1;
+		report_sessions(m->hdr.peerid);
 		return 0;
 	default:
 		log_warnx("unexpected message %u from the master", m->hdr.type);

@@ -48,6 +48,7 @@ struct conn {
 	struct bufferevent	*up;		/* the console */
 	int			 tls;
 	char			 peer[64];
+	uint16_t		 peer_port;
 	struct event		*timer;
 	struct timeval		 since;
 	struct timeval		 last_active;
@@ -89,6 +90,7 @@ struct conn {
 	char			 up_protocol[64];
 	struct ws_decoder	 updec;
 	struct evbuffer		*scratch;	/* payload between framings */
+	struct stats_series	*series;	/* counted there while live */
 };
 
 TAILQ_HEAD(conns, conn);
@@ -110,6 +112,12 @@ extern struct worker	*worker;
 /* worker.c */
 int		 worker_ask_authd(struct conn *, struct auth_req *);
 void		 worker_stats_dirty(void);
+
+/* report.c */
+void		 report_session_start(struct conn *);
+void		 report_session_end(struct conn *);
+void		 report_stats(void);
+void		 report_sessions(uint32_t);
 
 /* tls.c */
 SSL_CTX		*tls_server_ctx(struct conf *, struct conf_listen *);

@@ -22,7 +22,7 @@ endif
 
 MASTER_SRCS	 = master/main.c master/parse.c master/child.c master/listen.c \
 		   master/control.c master/remember.c master/bearer.c \
-		   master/metrics.c
+		   master/metrics.c master/exporter.c
 AUTHD_SRCS	 = authd/authd.c authd/connect.c authd/decide.c authd/token.c \
 		   authd/replay.c authd/limits.c authd/issue.c \
 		   authd/fetch.c authd/upstream.c authd/prism.c authd/kubevirt.c \

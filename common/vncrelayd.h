@@ -101,6 +101,7 @@ struct conf_global {
 	char		 authd_root[PATHNAME_LEN];
 	char		 control_socket[PATHNAME_LEN];
 	char		 control_group[NAME_LEN];
+	char		 metrics_listen[ADDR_LEN];
 	char		 path_prefix[NAME_LEN];
 	int		 drain_timeout;
 	int		 head_timeout;

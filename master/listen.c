@@ -18,20 +18,21 @@
 
 #define LISTEN_BACKLOG	4096
 
-static int
-listen_bind(struct listener *l)
+/* A listening TCP socket on addr (ADDRESS:PORT), or -1 with a warning. */
+int
+listen_socket(const char *addr, int backlog)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
 	int			 fd, on = 1;
 
-	if (listen_parse(l->c.addr, &ss, &len) == -1) {
-		log_warnx("invalid listen address %s", l->c.addr);
+	if (listen_parse(addr, &ss, &len) == -1) {
+		log_warnx("invalid listen address %s", addr);
 		return -1;
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
-		log_warn("socket for %s", l->c.addr);
+		log_warn("socket for %s", addr);
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
@@ -40,12 +41,19 @@ listen_bind(struct listener *l)
 	/* The request head arrives with the first data, not before. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
-	    listen(fd, LISTEN_BACKLOG) == -1) {
-		log_warn("cannot listen on %s", l->c.addr);
+	    listen(fd, backlog) == -1) {
+		log_warn("cannot listen on %s", addr);
 		close(fd);
 		return -1;
 	}
-	l->fd = fd;
+	return fd;
+}
+
+static int
+listen_bind(struct listener *l)
+{
+	if ((l->fd = listen_socket(l->c.addr, LISTEN_BACKLOG)) == -1)
+		return -1;
 	log_info("listening on %s", l->c.addr);
 	return 0;
 }

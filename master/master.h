@@ -64,6 +64,7 @@ void		 master_dispatch_ack(struct child *, uint32_t);
 
 /* listen.c */
 int		 listen_open(struct conf *, struct conf *);
+int		 listen_socket(const char *, int);
 
 /* metrics.c */
 void		 metrics_child_start(struct child *);
@@ -71,6 +72,10 @@ int		 metrics_worker(struct child *, struct ipc_msg *);
 int		 metrics_authd(struct ipc_msg *);
 void		 metrics_summary(struct worker_stats *);
 void		 metrics_render(struct evbuffer *);
+
+/* exporter.c */
+void		 exporter_open(struct conf *);
+void		 exporter_close(void);
 
 /* remember.c */
 void		 remember_add(struct replay_note *);

@@ -84,6 +84,21 @@ cb_cidr(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 }
 
 static int
+cb_address(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+
+	if (value[0] != '\0' && listen_parse(value, &ss, &len) == -1) {
+		cfg_error(cfg, "invalid %s address \"%s\" (want ADDRESS:PORT "
+		    "or [V6ADDRESS]:PORT)", opt->name, value);
+		return -1;
+	}
+	*(const char **)result = value;
+	return 0;
+}
+
+static int
 cb_enum(cfg_t *cfg, const char *what, const char *value,
     const char *const *names)
 {
@@ -302,6 +317,7 @@ static cfg_opt_t global_opts[] = {
 	CFG_STR("control-socket", VNCRELAYD_SOCKET, CFGF_NONE),
 	CFG_STR("control-group", "", CFGF_NONE),
 	CFG_STR("path-prefix", "", CFGF_NONE),
+	CFG_STR_CB("metrics-listen", "", CFGF_NONE, cb_address),
 	INT_OPT("drain-timeout", 10),
 	INT_OPT("head-timeout", 10),
 	INT_OPT("connect-timeout", 5),
@@ -438,6 +454,8 @@ parse_global(struct conf *c, cfg_t *cfg, const char *file)
 	COPY(g->control_group, cfg_getstr(cfg, "control-group"),
 	    "control-group");
 	COPY(g->path_prefix, cfg_getstr(cfg, "path-prefix"), "path-prefix");
+	COPY(g->metrics_listen, cfg_getstr(cfg, "metrics-listen"),
+	    "metrics-listen");
 	g->prefork = cfg_getint(cfg, "prefork");
 	if (g->prefork == 0) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);

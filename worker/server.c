@@ -370,6 +370,28 @@ server_debug(struct conn *c, const char *path)
 		server_plain_error(c, 202);
 		return 1;
 	}
+	if (strcmp(path, "/_debug/malformed-stats") == 0) {
+		/* The counters claim a series that is not there. */
+		struct worker_stats st = { .nseries = 1 };
+
+		log_warnx("debug: sending malformed counters to the master");
+		ipc_send(ps->master, IMSG_STATS, 0, -1, &st, sizeof(st));
+		server_plain_error(c, 202);
+		return 1;
+	}
+	if (strcmp(path, "/_debug/foreign-session") == 0) {
+		/* A session listed whose id is another worker's. */
+		struct {
+			struct session_list	l;
+			struct session_info	i;
+		} m = { { .n = 1, .last = 1 },
+		    { .id = ((uint32_t)ps->id + 1) << 24 } };
+
+		log_warnx("debug: listing another worker's session");
+		ipc_send(ps->master, IMSG_SESSION_LIST, 0, -1, &m, sizeof(m));
+		server_plain_error(c, 202);
+		return 1;
+	}
 	if (strcmp(path, "/_debug/socket") == 0) {
 		log_warnx("debug: calling socket(2)");
 		if (socket(AF_INET, SOCK_STREAM, 0) != -1)

@@ -27,6 +27,8 @@ BAD = {
 	"target without host or socket": (3, 'target "vm2" { port = 5902 }',
 	    r"vm2"),
 	"bad integer on line 5": (5, 'max-sessions = x', r"max-sessions"),
+	"bad metrics address": (5, 'metrics-listen = "localhost"',
+	    r"metrics-listen address \"localhost\""),
 }
 
 

@@ -86,6 +86,7 @@ int	kubevirt_bearer(struct ipc_msg *);
 /* measure.c */
 void	measure_decision(enum err_code);
 void	measure_start(struct timespec *);
+void	measure_observe(enum latency_metric, const char *, uint64_t);
 void	measure_latency(enum latency_metric, const char *,
 	    const struct timespec *);
 

@@ -73,24 +73,32 @@ measure_series(enum latency_metric metric, const char *kind)
 }
 
 /*
- * Counts the time since start in the histogram of metric and kind (a
- * constant such as "tcp" or "prism": the kinds are a bounded set).
+ * Counts a time in the histogram of metric and kind (a constant such as
+ * "tcp" or "prism": the kinds are a bounded set).
  */
 void
-measure_latency(enum latency_metric metric, const char *kind,
-    const struct timespec *start)
+measure_observe(enum latency_metric metric, const char *kind, uint64_t us)
 {
 	struct latency_series	*ls;
-	struct timespec		 now;
-	int64_t			 us;
 
 	if ((ls = measure_series(metric, kind)) == NULL) {
 		log_debug("no room to time %s", kind);
 		return;
 	}
+	stats_hist_observe(&ls->h, us);
+	measure_dirty();
+}
+
+/* Counts the time since start, taken with measure_start(). */
+void
+measure_latency(enum latency_metric metric, const char *kind,
+    const struct timespec *start)
+{
+	struct timespec		 now;
+	int64_t			 us;
+
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	us = (int64_t)(now.tv_sec - start->tv_sec) * 1000000 +
 	    (now.tv_nsec - start->tv_nsec) / 1000;
-	stats_hist_observe(&ls->h, us < 0 ? 0 : (uint64_t)us);
-	measure_dirty();
+	measure_observe(metric, kind, us < 0 ? 0 : (uint64_t)us);
 }

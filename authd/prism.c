@@ -249,6 +249,7 @@ prism_login_done(struct fetch_result *r, void *arg)
 		s->gen++;
 		log_info("prism %s: login ok (%s) time=%.0fms", s->name,
 		    pr->c.central ? "central" : "element", r->ms);
+		measure_observe(LATENCY_LOGIN, "prism", r->ms * 1000);
 		code = ERR_NONE;
 	}
 	if (r->status == 401 || r->status == 403 || r->status == 302)

@@ -405,7 +405,7 @@ struct worker_stats {
 
 enum latency_metric {
 	LATENCY_CONNECT,	/* upstream connect, kind "tcp" or "unix" */
-	LATENCY_LOGIN,		/* upstream login, kind "prism", "kubevirt" */
+	LATENCY_LOGIN,		/* upstream login, kind "prism" */
 	LATENCY_MAX
 };
 

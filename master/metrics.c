@@ -386,6 +386,6 @@ metrics_render(struct evbuffer *b)
 	render_histograms(b, "vncrelayd_upstream_connect_seconds",
 	    LATENCY_CONNECT, "Time to connect to a console upstream, by kind.");
 	render_histograms(b, "vncrelayd_upstream_login_seconds", LATENCY_LOGIN,
-	    "Time to log in to an upstream (Prism, KubeVirt), by kind.");
+	    "Time to log in to an upstream (Prism), by kind.");
 	render_processes(b);
 }

@@ -250,17 +250,19 @@ child_reap(void)
 /*
  * The channel broke before the child was reaped.  A child that closes its
  * channel is gone or going; make sure it goes, SIGCHLD does the rest.
+ * The channel stays, unwatched, until then: a child that is alive has a
+ * channel for whoever sends to it (what they send is lost), and the
+ * master does not crash on a control command that comes in between.
  */
 static void
 child_closed(struct ipc *ipc, void *arg)
 {
 	struct child	*ch = arg;
 
-	(void)ipc;
 	if (child_alive(ch)) {
 		kill(ch->pid, SIGKILL);
-		ipc_free(ch->ipc);
-		ch->ipc = NULL;
+		event_del(ipc->ev_read);
+		event_del(ipc->ev_write);
 	}
 }
 

@@ -37,12 +37,17 @@ COMMON_SRCS	 = common/log.c common/ipc.c common/conf.c common/util.c \
 SRCS		 = $(MASTER_SRCS) $(AUTHD_SRCS) $(WORKER_SRCS) $(COMMON_SRCS)
 HDRS		 = $(wildcard common/*.h master/*.h authd/*.h worker/*.h)
 
+# make bench's load client and test upstream; bench_smoke runs them too.
+BENCH_CFLAGS	 = -std=gnu11 -Wall -Wextra -Werror -g -O2 -pthread
+WSLOAD_SRCS	 = bench/wsload.c bench/wsconn.c bench/token.c bench/proctree.c
+BENCH_BINS	 = build/bench/wsload build/bench/benchup
+
 REL_OBJS	 = $(SRCS:%.c=build/obj/%.o)
 DBG_OBJS	 = $(SRCS:%.c=build/debug/obj/%.o)
 
 all: build/vncrelayd build/vncrelayctl www
 
-debug: build/debug/vncrelayd build/vncrelayctl www
+debug: build/debug/vncrelayd build/vncrelayctl www $(BENCH_BINS)
 
 build/vncrelayd: $(REL_OBJS)
 	$(CC) $(LDFLAGS_BASE) $(SANFLAGS) -o $@ $(REL_OBJS) $(LIBS)
@@ -65,6 +70,21 @@ build/debug/obj/%.o: %.c $(HDRS)
 	$(CC) $(CPPFLAGS_BASE) -DVNCRELAYD_DEBUG -I$(dir $<) $(CFLAGS_BASE) -O1 $(SANFLAGS) -c -o $@ $<
 
 include share/novnc/Makefile.inc
+
+# make bench: the load client and the test upstream, then bench/run.
+
+build/bench/wsload: $(WSLOAD_SRCS) bench/wsload.h bench/pattern.h
+	@mkdir -p build/bench
+	$(CC) -D_GNU_SOURCE $(BENCH_CFLAGS) -o $@ $(WSLOAD_SRCS) -lssl -lcrypto
+
+build/bench/benchup: bench/upstream.c bench/pattern.h
+	@mkdir -p build/bench
+	$(CC) -D_GNU_SOURCE $(BENCH_CFLAGS) -o $@ bench/upstream.c
+
+bench-tools: $(BENCH_BINS)
+
+bench: deps all bench-tools
+	/usr/bin/python3 bench/run
 
 # Debian packages the build, the tests and the demo need.
 DEB_BUILD	 = build-essential pkg-config libevent-dev libssl-dev \
@@ -126,4 +146,4 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all debug deps regress demo install clean www
+.PHONY: all debug deps regress demo install clean www bench bench-tools

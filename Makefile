@@ -30,7 +30,7 @@ AUTHD_SRCS	 = authd/authd.c authd/connect.c authd/decide.c authd/token.c \
 WORKER_SRCS	 = worker/worker.c worker/server.c worker/static.c \
 		   worker/route.c worker/session.c worker/tls.c \
 		   worker/ws.c worker/http.c worker/api.c worker/upstream.c \
-		   worker/report.c
+		   worker/report.c worker/relayio.c
 COMMON_SRCS	 = common/log.c common/ipc.c common/conf.c common/util.c \
 		   common/sandbox.c common/proc.c common/httpc.c \
 		   common/tlsc.c common/stats.c

@@ -429,6 +429,18 @@ session_control(struct conn *c)
 	}
 }
 
+/* Reads what the socket holds, short of the other side's bound. */
+static void
+relay_top_up(struct bufferevent *bev, struct evbuffer *in,
+    struct evbuffer *out)
+{
+	size_t	bound = ps->conf->g.buffer_size;
+	size_t	queued = evbuffer_get_length(in) + evbuffer_get_length(out);
+
+	if (queued < bound)
+		relay_fill(bev, bound - queued);
+}
+
 static void
 relay_client_read(struct bufferevent *bev, void *arg)
 {
@@ -443,6 +455,7 @@ relay_client_read(struct bufferevent *bev, void *arg)
 		upclient_client_read(c);
 		return;
 	}
+	relay_top_up(bev, in, out);
 	while (c->state == CONN_RELAY) {
 		before = evbuffer_get_length(out);
 		if (before >= bound) {
@@ -497,6 +510,8 @@ relay_up_read(struct bufferevent *bev, void *arg)
 		upclient_up_read(c);
 		return;
 	}
+	relay_top_up(bev, in, out);
+	n = evbuffer_get_length(in);
 	if (c->mode == MODE_BASE64)
 		ws_frame_base64(out, in, n, 0);
 	else

@@ -150,6 +150,9 @@ const char	*api_match(const char *);
 void		 api_request(struct conn *, const char *);
 void		 api_verdict(struct conn *, struct api_resp *);
 
+/* relayio.c */
+size_t		 relay_fill(struct bufferevent *, size_t);
+
 /* session.c */
 void		 session_request(struct conn *, struct route *, const char *,
 		    const char *, const char *);

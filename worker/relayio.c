@@ -1,0 +1,68 @@
+/*
+ * Bulk reads for the relay on plain sockets.
+ *
+ * libevent 2.1 reads at most 4096 bytes each time a socket is readable
+ * (EVBUFFER_MAX_READ; 2.2 lets it be set, 2.1 does not), whatever
+ * bufferevent_set_max_single_read says.  A console's full-screen update
+ * then costs a read, a frame, a write and their wake-ups per 4 KiB.  So,
+ * once libevent has read its 4 KiB, the relay takes what else the socket
+ * holds with one more recvmsg into the input buffer's own free space.
+ * EOF and errors are left for libevent to see on its next read, since
+ * the socket stays readable.  TLS bufferevents read records of their own
+ * and are left alone: their descriptor carries ciphertext.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+
+#include "worker.h"
+
+#define FILL_IOV	2
+
+/* Reads up to want more bytes into bev's input; returns how many. */
+size_t
+relay_fill(struct bufferevent *bev, size_t want)
+{
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer_iovec	 v[FILL_IOV];
+	struct iovec		 iov[FILL_IOV];
+	struct msghdr		 msg;
+	ssize_t			 r;
+	size_t			 left;
+	int			 fd, n, i;
+
+	if (want < 4096 || bufferevent_openssl_get_ssl(bev) != NULL ||
+	    (fd = bufferevent_getfd(bev)) == -1)
+		return 0;
+	/* The bufferevent keeps its input's end frozen between reads. */
+	evbuffer_unfreeze(in, 0);
+	r = 0;
+	if ((n = evbuffer_reserve_space(in, want, v, FILL_IOV)) <= 0)
+		goto done;
+	for (i = 0; i < n; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = n;
+	if ((r = recvmsg(fd, &msg, MSG_DONTWAIT)) <= 0) {
+		r = 0;
+		n = 0;
+	}
+	for (left = r, i = 0; i < n; i++) {
+		if (v[i].iov_len > left)
+			v[i].iov_len = left;
+		left -= v[i].iov_len;
+	}
+	evbuffer_commit_space(in, v, n);
+done:
+	evbuffer_freeze(in, 0);
+	return r;
+}

@@ -10,11 +10,18 @@
  * EOF and errors are left for libevent to see on its next read, since
  * the socket stays readable.  TLS bufferevents read records of their own
  * and are left alone: their descriptor carries ciphertext.
+ *
+ * Upstream bytes bound for a plain browser socket with nothing queued go
+ * out at once, frame header and payload in one writev from where libevent
+ * read them: no copy, no write event to add and delete, no loop iteration
+ * between a console's answer and the browser.  What the socket does not
+ * take is queued behind as usual.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <errno.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -24,6 +31,7 @@
 #include "worker.h"
 
 #define FILL_IOV	2
+#define WRITE_IOV	16
 
 /* Reads up to want more bytes into bev's input; returns how many. */
 size_t
@@ -65,4 +73,53 @@ relay_fill(struct bufferevent *bev, size_t want)
 done:
 	evbuffer_freeze(in, 0);
 	return r;
+}
+
+/*
+ * Sends n bytes of src to bev's socket as one binary frame, queueing what
+ * the socket does not take; -1 when it cannot, and nothing was done.
+ */
+int
+relay_write_frame(struct bufferevent *bev, struct evbuffer *src, size_t n)
+{
+	struct evbuffer		*out = bufferevent_get_output(bev);
+	struct evbuffer_iovec	 v[WRITE_IOV];
+	struct iovec		 iov[WRITE_IOV + 1];
+	uint8_t			 h[WS_HEADER_MAX];
+	size_t			 hl, cover = 0;
+	ssize_t			 w;
+	int			 fd, nv, i;
+
+	if (n == 0 || evbuffer_get_length(out) != 0 ||
+	    bufferevent_openssl_get_ssl(bev) != NULL ||
+	    (fd = bufferevent_getfd(bev)) == -1)
+		return -1;
+	hl = ws_header(h, WS_OP_BINARY, 1, n, NULL);
+	iov[0].iov_base = h;
+	iov[0].iov_len = hl;
+	nv = evbuffer_peek(src, n, NULL, v, WRITE_IOV);
+	for (i = 0; i < nv && i < WRITE_IOV && cover < n; i++) {
+		iov[i + 1].iov_base = v[i].iov_base;
+		iov[i + 1].iov_len = v[i].iov_len < n - cover ?
+		    v[i].iov_len : n - cover;
+		cover += iov[i + 1].iov_len;
+	}
+	w = writev(fd, iov, i + 1);
+	if (w == -1 && errno != EAGAIN && errno != EINTR)
+		return -1;	/* libevent will see the error */
+	if (w < (ssize_t)hl) {
+		if (w > 0)
+			evbuffer_add(out, h + w, hl - w);
+		else
+			evbuffer_add(out, h, hl);
+		w = 0;
+	} else {
+		w -= hl;
+		evbuffer_drain(src, w);
+	}
+	/* The rest of the frame's payload, queued after its header. */
+	if (n - w > 0 && evbuffer_remove_buffer(src, out, n - w) !=
+	    (int)(n - w))
+		return -1;
+	return 0;
 }

@@ -514,7 +514,7 @@ relay_up_read(struct bufferevent *bev, void *arg)
 	n = evbuffer_get_length(in);
 	if (c->mode == MODE_BASE64)
 		ws_frame_base64(out, in, n, 0);
-	else
+	else if (relay_write_frame(c->bev, in, n) == -1)
 		ws_frame_append(out, WS_OP_BINARY, in, n, 0);
 	c->bytes_out += n;
 	if (evbuffer_get_length(out) >= ps->conf->g.buffer_size)

@@ -152,6 +152,8 @@ void		 api_verdict(struct conn *, struct api_resp *);
 
 /* relayio.c */
 size_t		 relay_fill(struct bufferevent *, size_t);
+int		 relay_write_frame(struct bufferevent *, struct evbuffer *,
+		    size_t);
 
 /* session.c */
 void		 session_request(struct conn *, struct route *, const char *,

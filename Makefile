@@ -112,6 +112,11 @@ deps:
 regress: deps all debug
 	/usr/bin/python3 regress/run
 
+# libFuzzer harnesses (regress/fuzz/README.md): each runs FUZZ_TIME seconds.
+FUZZ_TIME	?= 60
+fuzz:
+	$(MAKE) -C regress/fuzz run FUZZ_TIME=$(FUZZ_TIME)
+
 demo: deps all
 	sh etc/demo.sh
 
@@ -146,4 +151,4 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all debug deps regress demo install clean www bench bench-tools
+.PHONY: all debug deps regress fuzz demo install clean www bench bench-tools

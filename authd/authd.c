@@ -42,8 +42,6 @@ static const struct proc authd_proc = {
 static struct ctl_token	 early_ctl[EARLY_CTL_MAX];
 static int		 nearly_ctl;
 
-static void	authd_open_channel(int, int);
-
 static void
 authd_apply(struct conf *nc, struct conf *old)
 {
@@ -203,7 +201,8 @@ authd_worker_closed(struct ipc *ipc, void *arg)
 	w->ipc = NULL;
 }
 
-static void
+/* A worker's channel; also how regress/fuzz/fuzz_ipc.c talks to authd. */
+void
 authd_open_channel(int id, int fd)
 {
 	struct wchan	*w = &wchans[id];

@@ -43,6 +43,7 @@ TAILQ_HEAD(pendings, pending);
 
 /* authd.c */
 void	authd_reply(struct pending *, enum err_code);
+void	authd_open_channel(int, int);
 extern struct wchan	 wchans[MAX_WORKERS];
 
 /* decide.c */

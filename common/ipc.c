@@ -85,8 +85,12 @@ ipc_free(struct ipc *ipc)
 	free(ipc);
 }
 
-/* Sends one prepared packet; returns 1 when sent, 0 on EAGAIN, -1 on error. */
-static int
+/*
+ * Sends one prepared packet, header included, with fd unless it is -1;
+ * returns 1 when sent, 0 on EAGAIN, -1 on error.  The descriptor stays
+ * the caller's.
+ */
+int
 ipc_sendpkt(int sock, const void *buf, size_t len, int fd)
 {
 	struct msghdr	 msg;

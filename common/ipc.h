@@ -60,6 +60,7 @@ int		 ipc_send(struct ipc *, uint32_t, uint32_t, int, const void *,
 int		 ipc_sendv(struct ipc *, uint32_t, uint32_t, int, const void *,
 		    size_t, const void *, size_t);
 int		 ipc_recv(int, struct ipc_msg *, uint8_t *, size_t);
+int		 ipc_sendpkt(int, const void *, size_t, int);
 int		 ipc_send_blocking(int, uint32_t, uint32_t, int, const void *,
 		    size_t);
 int		 ipc_get(const struct ipc_msg *, void *, size_t);

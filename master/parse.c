@@ -388,7 +388,8 @@ read_file(const char *conffile, const char *path, int secret, uint8_t **out,
 	int		 fd;
 	ssize_t		 n;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC |
+	/* O_NONBLOCK: a named pipe must not hang us before fstat refuses it. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
 	    (secret ? O_NOFOLLOW : 0))) == -1)
 		return parse_fail(conffile, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||

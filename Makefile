@@ -16,8 +16,13 @@ LDFLAGS_BASE	 = -pie -Wl,-z,relro,-z,now
 LIBS		 = -levent_openssl -levent -lssl -lcrypto -lconfuse -lcap \
 		   -lseccomp -ljansson
 
+# SANITIZE=1 builds with ASan and UBSan into build/asan/, beside the plain
+# build, and `make regress SANITIZE=1` runs the suite against it.
+B		 = build
 ifeq ($(SANITIZE),1)
-SANFLAGS	 = -fsanitize=address,undefined -fno-omit-frame-pointer
+SANFLAGS	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
+		   -DVNCRELAYD_SANITIZE
+B		 = build/asan
 endif
 
 MASTER_SRCS	 = master/main.c master/parse.c master/child.c master/listen.c \
@@ -42,30 +47,30 @@ BENCH_CFLAGS	 = -std=gnu11 -Wall -Wextra -Werror -g -O2 -pthread
 WSLOAD_SRCS	 = bench/wsload.c bench/wsconn.c bench/token.c bench/proctree.c
 BENCH_BINS	 = build/bench/wsload build/bench/benchup
 
-REL_OBJS	 = $(SRCS:%.c=build/obj/%.o)
-DBG_OBJS	 = $(SRCS:%.c=build/debug/obj/%.o)
+REL_OBJS	 = $(SRCS:%.c=$(B)/obj/%.o)
+DBG_OBJS	 = $(SRCS:%.c=$(B)/debug/obj/%.o)
 
-all: build/vncrelayd build/vncrelayctl www
+all: $(B)/vncrelayd $(B)/vncrelayctl www
 
-debug: build/debug/vncrelayd build/vncrelayctl www $(BENCH_BINS)
+debug: $(B)/debug/vncrelayd $(B)/vncrelayctl www $(BENCH_BINS)
 
-build/vncrelayd: $(REL_OBJS)
+$(B)/vncrelayd: $(REL_OBJS)
 	$(CC) $(LDFLAGS_BASE) $(SANFLAGS) -o $@ $(REL_OBJS) $(LIBS)
 
-build/vncrelayctl: ctl/vncrelayctl.c common/vncrelayd.h
-	@mkdir -p build
+$(B)/vncrelayctl: ctl/vncrelayctl.c common/vncrelayd.h
+	@mkdir -p $(B)
 	$(CC) $(CPPFLAGS_BASE) $(CFLAGS_BASE) -O2 $(SANFLAGS) $(LDFLAGS_BASE) \
 	    -o $@ ctl/vncrelayctl.c -ljansson
 
-build/debug/vncrelayd: $(DBG_OBJS)
+$(B)/debug/vncrelayd: $(DBG_OBJS)
 	$(CC) $(LDFLAGS_BASE) $(SANFLAGS) -o $@ $(DBG_OBJS) $(LIBS)
 
 # Each process directory sees common/ and itself, nothing else.
-build/obj/%.o: %.c $(HDRS)
+$(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_BASE) -I$(dir $<) $(CFLAGS_BASE) -O2 $(SANFLAGS) -c -o $@ $<
 
-build/debug/obj/%.o: %.c $(HDRS)
+$(B)/debug/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_BASE) -DVNCRELAYD_DEBUG -I$(dir $<) $(CFLAGS_BASE) -O1 $(SANFLAGS) -c -o $@ $<
 
@@ -110,7 +115,9 @@ deps:
 	    --home-dir /nonexistent --shell /usr/sbin/nologin _vncrelayd
 
 regress: deps all debug
-	/usr/bin/python3 regress/run
+	VNCRELAYD=$(CURDIR)/$(B)/debug/vncrelayd \
+	    VNCRELAYD_RELEASE=$(CURDIR)/$(B)/vncrelayd \
+	    VNCRELAYCTL=$(CURDIR)/$(B)/vncrelayctl /usr/bin/python3 regress/run
 
 # libFuzzer harnesses (regress/fuzz/README.md): each runs FUZZ_TIME seconds.
 FUZZ_TIME	?= 60
@@ -126,8 +133,8 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SHAREDIR)/www \
 	    $(DESTDIR)$(SHAREDIR)/examples
-	install -m 0755 build/vncrelayd $(DESTDIR)$(BINDIR)/vncrelayd
-	install -m 0755 build/vncrelayctl $(DESTDIR)$(BINDIR)/vncrelayctl
+	install -m 0755 $(B)/vncrelayd $(DESTDIR)$(BINDIR)/vncrelayd
+	install -m 0755 $(B)/vncrelayctl $(DESTDIR)$(BINDIR)/vncrelayctl
 	cp -R $(WWW_DIR)/. $(DESTDIR)$(SHAREDIR)/www/
 	install -m 0644 man/vncrelayd.8 man/vncrelayctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/vncrelayd.conf.5 $(DESTDIR)$(MANDIR)/man5/

@@ -166,6 +166,7 @@ main(int argc, char *argv[])
 		errx(1, "no answer from vncrelayd");
 	if ((e = json_object_get(j, "error")) != NULL) {
 		fprintf(stderr, "vncrelayctl: %s\n", json_string_value(e));
+		json_decref(j);
 		return 1;
 	}
 	if (raw)

@@ -13,7 +13,8 @@ signalled.  The last line printed is "PASS name", "FAIL name: why" or
 "SKIP name: why"; regress/run collects those lines.
 
 Any "master: lost child" line that the case did not announce with
-t.expect_lost_child() fails the case.
+t.expect_lost_child() fails the case, and so does any report of ASan,
+UBSan or LeakSanitizer in the daemon's output (`make regress SANITIZE=1`).
 """
 
 import http.client
@@ -45,6 +46,8 @@ LOST_RE = re.compile(r"\bmaster: lost child (\S+) pid=(\d+) status=(.*)$")
 STARTED_RE = re.compile(r"\bmaster: started (\S+) pid=(\d+)")
 STARTUP_RE = re.compile(r"\bmaster: startup version=\S+ workers=(\d+)")
 SUBST_RE = re.compile(r"\{(port\d*|webroot|tmp|cert|key|conf)\}")
+SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|"
+    r"runtime error: |SUMMARY: UndefinedBehaviorSanitizer")
 
 
 class Failure(Exception):
@@ -204,6 +207,7 @@ class Case:
 		self.cond = threading.Condition()
 		self.lost_expected = []
 		self.lost_unexpected = []
+		self.sanitizer = []
 		self.known = {}		# pid -> starttime of our daemon's processes
 		self.popen = None
 		self.pid = None
@@ -338,12 +342,17 @@ class Case:
 		CompletedProcess with text stdout and stderr."""
 		self._need_binary()
 		ensure_daemon_user()
+		# Run alone, unsandboxed: a sanitizer build checks for leaks.
 		cp = subprocess.run([self.bin] + list(args),
 		    stdin=subprocess.DEVNULL, capture_output=True, text=True,
-		    timeout=timeout)
+		    timeout=timeout, env=dict(os.environ,
+		    ASAN_OPTIONS="detect_leaks=1"))
 		self.note(f"ran {[self.bin] + list(args)}: exit {cp.returncode}")
 		for line in (cp.stdout + cp.stderr).splitlines():
 			self.note(f"  | {line}")
+			if SANITIZER_RE.search(line):
+				self.sanitizer.append(line)
+		self._check_unexpected()
 		return cp
 
 	def _need_binary(self):
@@ -352,10 +361,12 @@ class Case:
 			    "(make -C /work/main debug)")
 
 	def start(self, config=None, user=None, args=(), wait=True,
-	    timeout=20):
+	    timeout=20, env=None):
 		"""Write the configuration and start the daemon in the
 		foreground; unless wait is false, wait for "authd: ready" and
-		for every worker's "workerK: ready"."""
+		for every worker's "workerK: ready".  env adds to the
+		environment (a sanitizer build checks for leaks only when
+		ASAN_OPTIONS asks: see the case leak_sessions)."""
 		self._need_binary()
 		ensure_daemon_user()
 		self.write_config(config)
@@ -366,14 +377,16 @@ class Case:
 			cmd = ["setpriv", f"--reuid={pw.pw_uid}",
 			    f"--regid={pw.pw_gid}", "--clear-groups", "--"] + cmd
 		self.note(f"starting {cmd}")
+		mark = self.mark()
+		self.eof = False	# a case may start the daemon again
 		self.popen = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
 		    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-		    cwd=self.tmp)
+		    cwd=self.tmp, env=dict(os.environ, **(env or {})))
 		self.pid = self.popen.pid
 		self._remember(self.pid)
 		threading.Thread(target=self._read, daemon=True).start()
 		if wait:
-			self.wait_ready(timeout=timeout)
+			self.wait_ready(since=mark, timeout=timeout)
 		return self.pid
 
 	def wait_ready(self, since=0, timeout=20):
@@ -398,6 +411,9 @@ class Case:
 			m = LOST_RE.search(line)
 			if m:
 				self._lost(m.group(1), line)
+			if SANITIZER_RE.search(line):
+				with self.cond:
+					self.sanitizer.append(line)
 			with self.cond:
 				self.lines.append(line)
 				self.cond.notify_all()
@@ -420,6 +436,9 @@ class Case:
 			self.lost_expected.append(child)
 
 	def _check_unexpected(self):
+		if self.sanitizer:
+			raise Failure("sanitizer report: " +
+			    self.sanitizer[0].strip())
 		if self.lost_unexpected:
 			raise Failure("unexpected " +
 			    self.lost_unexpected[0].strip())

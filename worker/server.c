@@ -392,6 +392,17 @@ server_debug(struct conn *c, const char *path)
 		server_plain_error(c, 202);
 		return 1;
 	}
+	if (strcmp(path, "/_debug/leak") == 0) {
+		/* For leak_sessions: proof that LeakSanitizer is watching. */
+		char *volatile lost = malloc(64);
+
+		log_warnx("debug: losing 64 bytes");
+		if (lost != NULL)
+			lost[0] = 1;
+		lost = NULL;
+		server_plain_error(c, 202);
+		return 1;
+	}
 	if (strcmp(path, "/_debug/socket") == 0) {
 		log_warnx("debug: calling socket(2)");
 		if (socket(AF_INET, SOCK_STREAM, 0) != -1)

@@ -11,7 +11,8 @@ import subprocess
 TOP = os.path.abspath(os.path.join(os.path.dirname(
     os.path.abspath(__file__)), "..", ".."))
 SAMPLE = os.path.join(TOP, "etc", "vncrelayd.conf")
-RELEASE = os.path.join(TOP, "build", "vncrelayd")
+RELEASE = os.environ.get("VNCRELAYD_RELEASE",
+    os.path.join(TOP, "build", "vncrelayd"))
 
 # A commented setting is "#" followed by the setting, or by a tab inside a
 # commented section; prose is "# " followed by words.

@@ -60,7 +60,8 @@ def run(t):
 
 	# The unit as installed, but starting the binary built here, and the
 	# manual pages where man(1) finds them for Documentation=.
-	binary = os.path.join(TOP, "build", "vncrelayd")
+	binary = os.environ.get("VNCRELAYD_RELEASE",
+	    os.path.join(TOP, "build", "vncrelayd"))
 	if not os.access(binary, os.X_OK):
 		binary = t.bin
 	unitdir = os.path.join(t.tmp, "unit")

@@ -194,13 +194,28 @@ worker_dispatch_authd(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	return 0;
 }
 
+/*
+ * authd is gone, and with it the answers it owed: the requests waiting
+ * for them fail now with INTERNAL_ERROR, as new ones do until the master
+ * hands over a channel to the next authd, rather than at their timeout.
+ */
 static void
 worker_authd_closed(struct ipc *ipc, void *arg)
 {
+	struct conn	*c, *next;
+
 	(void)arg;
 	log_warnx("authd channel closed: waiting for a new one");
 	ipc_free(ipc);
 	worker->authd = NULL;
+	for (c = TAILQ_FIRST(&worker->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->state == CONN_AUTH) {
+			log_info("conn %u: authd went away while deciding",
+			    c->id);
+			server_error_json(c, 503, ERR_INTERNAL_ERROR);
+		}
+	}
 }
 
 static void

@@ -1,33 +1,152 @@
-# When authd dies the master starts a new one and hands every worker a
-# channel to it; requests are still served afterwards.
+# kill -9 of authd while sessions run.  The master starts a new authd and
+# hands every worker a channel to it, and:
+# - the sessions already relaying go on, byte-exact (echo round trips);
+# - a request authd was deciding when it died (its upstream connect hung
+#   in SYN_SENT to a black hole) is answered at once, 503 with the JSON
+#   error INTERNAL_ERROR, not left to its timeout (connect-timeout = 60);
+#   so is any request that comes while no authd runs: requests do not
+#   wait for the restarted authd, they fail cleanly (vncrelayd(8));
+# - the one-time tokens of the live sessions, already used, are still
+#   refused with TOKEN_ALREADY_USED by the new authd;
+# - a fresh token opens a new session, and static files are served.
 
+import os
+import select
 import signal
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import lib_token as lt		# noqa: E402
+
+TIMEOUT = 180
 
 CONFIG = '''
 prefork = 2
+connect-timeout = 60
 listen "127.0.0.1:{port}" { tls = no }
+route "/ws/vnc/{name}" { backend = tcp }
+target "hole" { host = "127.0.0.1" port = HOLE_PORT }
 '''
 
 
+class Blackhole:
+	"""A listener with backlog 0 whose queue is full: the kernel drops
+	every further SYN, and a connect to it stays in SYN_SENT."""
+
+	def __init__(self, t):
+		self.ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+		self.ls.bind(("127.0.0.1", 0))
+		self.ls.listen(0)
+		self.port = self.ls.getsockname()[1]
+		self.fillers = []
+		for _ in range(16):
+			s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+			s.setblocking(False)
+			self.fillers.append(s)
+			s.connect_ex(("127.0.0.1", self.port))
+			if not select.select([], [s], [], 1.0)[1]:
+				return
+		t.skip("cannot fill a listen queue here: connect() never hangs")
+
+	def syn_sent(self):
+		"""Whether some socket is in SYN_SENT to the hole."""
+		want = f"0100007F:{self.port:04X}"
+		with open("/proc/net/tcp") as f:
+			return any(line.split()[2] == want and
+			    line.split()[3] == "02" for line in f.readlines()[1:])
+
+	def stop(self):
+		for s in self.fillers:
+			s.close()
+		self.ls.close()
+
+
+def pending_request(t, keys, k1):
+	"""Send a request for the black hole; return its socket once authd
+	is connecting upstream for it."""
+	tok = keys.mint(k1, keys.claims(target="hole"))
+	s = socket.create_connection(("127.0.0.1", t.port), timeout=30)
+	s.sendall((f"GET /ws/vnc/hole?token={tok} HTTP/1.1\r\n"
+	    f"Host: 127.0.0.1:{t.port}\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").encode())
+	return s
+
+
+def answer(t, s, timeout):
+	"""The status and body a pending request got within timeout."""
+	s.settimeout(timeout)
+	got = b""
+	start = time.monotonic()
+	try:
+		for _ in range(1000):
+			data = s.recv(4096)
+			if not data:
+				break
+			got += data
+	except socket.timeout:
+		pass
+	s.close()
+	t.note(f"pending request: {got[:200]!r} after "
+	    f"{time.monotonic() - start:.1f}s")
+	return got
+
+
 def run(t):
-	t.start()
-	old = t.authd()
+	keys = lt.Keys(t)
+	k1 = keys.hs256("k1")
+	peer = t.peer("echo")
+	hole = Blackhole(t)
+	t.peers.append(hole)
+	t.start(CONFIG.replace("HOLE_PORT", str(hole.port)) + k1.conf() +
+	    "\n" + lt.targets_conf(peer.port) + "\n")
 	workers = t.workers()
 
-	t.expect_lost_child("authd")
-	mark = t.mark()
-	t.kill(old, signal.SIGKILL)
+	held, used = [], []
+	try:
+		for i in range(4):
+			tok = keys.mint(k1, keys.claims(target=f"vm{i % 2 + 1}"))
+			used.append((f"vm{i % 2 + 1}", tok))
+			lt.rfb_session(t, f"/ws/vnc/vm{i % 2 + 1}?token={tok}",
+			    f"session {i}", held)
+		pending = pending_request(t, keys, k1)
+		t.wait_for("authd connecting to the black hole", hole.syn_sent)
 
-	t.wait_log(rf"master: lost child authd pid={old} status=signal 9\b",
-	    since=mark)
-	t.wait_log(r"\bauthd: ready", since=mark)
-	for k in sorted(workers):
-		t.wait_log(rf"\bworker{k}: authd channel", since=mark)
+		old = t.authd()
+		t.expect_lost_child("authd")
+		mark = t.mark()
+		t.kill(old, signal.SIGKILL)
+		got = answer(t, pending, 30)
+		t.expect(got.startswith(b"HTTP/1.1 503 ") and
+		    b'"code":"INTERNAL_ERROR"' in got, "the request authd was "
+		    f"deciding got {got[:120]!r}, want 503 INTERNAL_ERROR")
+		t.wait_log(rf"\bworker\d+: conn \d+: authd went away while "
+		    "deciding", since=mark)
+		t.wait_log(rf"master: lost child authd pid={old} "
+		    r"status=signal 9\b", since=mark)
+		t.wait_log(r"\bauthd: ready", since=mark)
+		for k in sorted(workers):
+			t.wait_log(rf"\bworker{k}: authd channel", since=mark)
+		new = t.authd()
+		t.expect(new is not None and new != old,
+		    f"authd pid {old} -> {new}")
+		t.expect(t.workers() == workers,
+		    f"workers changed: {workers} -> {t.workers()}")
 
-	new = t.authd()
-	t.expect(new is not None and new != old, f"authd pid {old} -> {new}")
-	t.expect(t.workers() == workers,
-	    f"workers changed: {workers} -> {t.workers()}")
-
-	r = t.http_get("/")
-	t.expect(100 <= r.status <= 599, f"odd status {r.status}")
+		for s in held:
+			s.echo()
+		for name, tok in used:
+			lt.expect_refused(t, f"used token for {name} after the "
+			    "restart", f"/ws/vnc/{name}?token={tok}",
+			    "TOKEN_ALREADY_USED")
+		tok = keys.mint(k1, keys.claims(target="vm1"))
+		lt.rfb_session(t, f"/ws/vnc/vm1?token={tok}", "new session",
+		    held)
+		for s in held:
+			s.echo()
+		r = t.http_get("/")
+		t.expect(100 <= r.status <= 599, f"odd status {r.status}")
+	finally:
+		lt.close_all(held)

@@ -36,7 +36,8 @@ sys.dont_write_bytecode = True
 
 REGRESS = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(REGRESS)
-ARTIFACTS = os.path.join(REGRESS, "artifacts")
+ARTIFACTS = os.environ.get("REGRESS_ARTIFACTS",
+    os.path.join(REGRESS, "artifacts"))
 PEERS = os.path.join(REGRESS, "peers")
 PYTHON = "/usr/bin/python3"
 DAEMON_USER = "_vncrelayd"

@@ -39,7 +39,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PEERS = os.path.join(HERE, "peers")
 MOCK = os.path.join(HERE, "mock")
 TOP = os.path.dirname(HERE)
-ARTIFACTS = os.path.join(HERE, "artifacts")
+ARTIFACTS = os.environ.get("REGRESS_ARTIFACTS",
+    os.path.join(HERE, "artifacts"))
 if PEERS not in sys.path:
 	sys.path.insert(0, PEERS)
 

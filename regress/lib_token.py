@@ -44,7 +44,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ARTIFACTS = os.path.join(HERE, "artifacts")
+ARTIFACTS = os.environ.get("REGRESS_ARTIFACTS",
+    os.path.join(HERE, "artifacts"))
 
 BEARER_PREFIX = "base64url.bearer.authorization.k8s.io."
 BANNER = b"RFB 003.008\n"

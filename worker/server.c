@@ -529,12 +529,22 @@ conn_head_read(struct bufferevent *bev, void *arg)
 {
 	struct conn		*c = arg;
 	struct evbuffer		*in = bufferevent_get_input(bev);
-	struct evbuffer_ptr	 p;
+	struct evbuffer_ptr	 p, lf;
 	size_t			 max = ps->conf->g.max_head_size;
 
 	if (c->state != CONN_HEAD)
 		return;
 	p = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	/*
+	 * Two LFs without CRs end a head for a lenient reader; we refuse
+	 * bare LFs anyway, so say so now rather than at head-timeout.
+	 */
+	lf = evbuffer_search(in, "\n\n", 2, NULL);
+	if (lf.pos != -1 && (p.pos == -1 || lf.pos < p.pos)) {
+		bufferevent_disable(bev, EV_READ);
+		server_plain_error(c, 400);
+		return;
+	}
 	if (p.pos == -1) {
 		if (evbuffer_get_length(in) > max) {
 			bufferevent_disable(bev, EV_READ);

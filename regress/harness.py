@@ -362,16 +362,18 @@ class Case:
 			    "(make -C /work/main debug)")
 
 	def start(self, config=None, user=None, args=(), wait=True,
-	    timeout=20, env=None):
+	    timeout=20, env=None, wrap=()):
 		"""Write the configuration and start the daemon in the
 		foreground; unless wait is false, wait for "authd: ready" and
 		for every worker's "workerK: ready".  env adds to the
 		environment (a sanitizer build checks for leaks only when
-		ASAN_OPTIONS asks: see the case leak_sessions)."""
+		ASAN_OPTIONS asks: see the case leak_sessions); wrap is a
+		command that runs the daemon, such as ["prlimit", ...]."""
 		self._need_binary()
 		ensure_daemon_user()
 		self.write_config(config)
-		cmd = [self.bin, "-d", "-vv", "-f", self.conf] + list(args)
+		cmd = list(wrap) + [self.bin, "-d", "-vv", "-f", self.conf] + \
+		    list(args)
 		if user is not None:
 			pw = pwd.getpwnam(user)
 			os.chown(self.tmp, pw.pw_uid, pw.pw_gid)

@@ -25,6 +25,7 @@ import asyncio
 import base64
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -676,6 +677,40 @@ def tcp_queues(local_port, remote_port):
 				tx, rx = fields[4].split(":")
 				return int(tx, 16), int(rx, 16)
 	return None
+
+
+class Blackhole:
+	"""A listener with backlog 0 whose queue we fill ourselves: the
+	kernel then drops every further SYN, and connect() just waits (in
+	SYN_SENT).  Skips the case where a full queue does not do that."""
+
+	def __init__(self, t):
+		self.ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+		self.ls.bind(("127.0.0.1", 0))
+		self.ls.listen(0)
+		self.port = self.ls.getsockname()[1]
+		self.fillers = []
+		for _ in range(16):
+			s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+			s.setblocking(False)
+			self.fillers.append(s)
+			s.connect_ex(("127.0.0.1", self.port))
+			_, w, _ = select.select([], [s], [], 1.0)
+			if not w:
+				return		# this one hangs: the queue is full
+		t.skip("cannot fill a listen queue here: connect() never hangs")
+
+	def syn_sent(self):
+		"""Whether some socket is in SYN_SENT to the hole."""
+		want = f"0100007F:{self.port:04X}"
+		with open("/proc/net/tcp") as f:
+			return any(line.split()[2] == want and
+			    line.split()[3] == "02" for line in f.readlines()[1:])
+
+	def stop(self):
+		for s in self.fillers:
+			s.close()
+		self.ls.close()
 
 
 class Tripwire:

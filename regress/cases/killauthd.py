@@ -11,13 +11,13 @@
 # - a fresh token opens a new session, and static files are served.
 
 import os
-import select
 import signal
 import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import lib_relay		# noqa: E402
 import lib_token as lt		# noqa: E402
 
 TIMEOUT = 180
@@ -29,38 +29,6 @@ listen "127.0.0.1:{port}" { tls = no }
 route "/ws/vnc/{name}" { backend = tcp }
 target "hole" { host = "127.0.0.1" port = HOLE_PORT }
 '''
-
-
-class Blackhole:
-	"""A listener with backlog 0 whose queue is full: the kernel drops
-	every further SYN, and a connect to it stays in SYN_SENT."""
-
-	def __init__(self, t):
-		self.ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-		self.ls.bind(("127.0.0.1", 0))
-		self.ls.listen(0)
-		self.port = self.ls.getsockname()[1]
-		self.fillers = []
-		for _ in range(16):
-			s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-			s.setblocking(False)
-			self.fillers.append(s)
-			s.connect_ex(("127.0.0.1", self.port))
-			if not select.select([], [s], [], 1.0)[1]:
-				return
-		t.skip("cannot fill a listen queue here: connect() never hangs")
-
-	def syn_sent(self):
-		"""Whether some socket is in SYN_SENT to the hole."""
-		want = f"0100007F:{self.port:04X}"
-		with open("/proc/net/tcp") as f:
-			return any(line.split()[2] == want and
-			    line.split()[3] == "02" for line in f.readlines()[1:])
-
-	def stop(self):
-		for s in self.fillers:
-			s.close()
-		self.ls.close()
 
 
 def pending_request(t, keys, k1):
@@ -98,7 +66,7 @@ def run(t):
 	keys = lt.Keys(t)
 	k1 = keys.hs256("k1")
 	peer = t.peer("echo")
-	hole = Blackhole(t)
+	hole = lib_relay.Blackhole(t)
 	t.peers.append(hole)
 	t.start(CONFIG.replace("HOLE_PORT", str(hole.port)) + k1.conf() +
 	    "\n" + lt.targets_conf(peer.port) + "\n")

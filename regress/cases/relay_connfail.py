@@ -8,11 +8,12 @@
 
 import json
 import os
-import select
 import socket
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "peers"))
+import lib_relay		# noqa: E402
 import rawws			# noqa: E402
 
 CONFIG = '''
@@ -24,32 +25,6 @@ target "blackhole" { host = "127.0.0.1" port = HOLE_PORT }
 route "/ws/vnc/{name}" { backend = tcp auth = none }
 route "/api/x/{name}" { backend = tcp auth = none errors = json }
 '''
-
-
-class Blackhole:
-	"""A listener with backlog 0 whose queue we fill ourselves: the
-	kernel then drops every further SYN, and connect() just waits."""
-
-	def __init__(self, t):
-		self.ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-		self.ls.bind(("127.0.0.1", 0))
-		self.ls.listen(0)
-		self.port = self.ls.getsockname()[1]
-		self.fillers = []
-		for _ in range(16):
-			s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-			s.setblocking(False)
-			self.fillers.append(s)
-			s.connect_ex(("127.0.0.1", self.port))
-			_, w, _ = select.select([], [s], [], 1.0)
-			if not w:
-				return		# this one hangs: the queue is full
-		t.skip("cannot fill a listen queue here: connect() never hangs")
-
-	def stop(self):
-		for s in self.fillers:
-			s.close()
-		self.ls.close()
 
 
 def refused_http(t, name, why):
@@ -88,7 +63,7 @@ def refused_ws(t, name, code, close_code):
 def run(t):
 	closed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 	closed.bind(("127.0.0.1", 0))		# held, never listening
-	hole = Blackhole(t)
+	hole = lib_relay.Blackhole(t)
 	t.peers.append(hole)
 	t.start(CONFIG.replace("CLOSED_PORT", str(closed.getsockname()[1]))
 	    .replace("HOLE_PORT", str(hole.port)))

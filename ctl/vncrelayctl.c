@@ -167,6 +167,7 @@ main(int argc, char *argv[])
 	if ((e = json_object_get(j, "error")) != NULL) {
 		fprintf(stderr, "vncrelayctl: %s\n", json_string_value(e));
 		json_decref(j);
+		free(buf);
 		return 1;
 	}
 	if (raw)

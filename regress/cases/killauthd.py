@@ -8,6 +8,7 @@
 #   wait for the restarted authd, they fail cleanly (vncrelayd(8));
 # - the one-time tokens of the live sessions, already used, are still
 #   refused with TOKEN_ALREADY_USED by the new authd;
+# - the new authd, like the old, does not run as root;
 # - a fresh token opens a new session, and static files are served.
 
 import os
@@ -100,6 +101,8 @@ def run(t):
 		new = t.authd()
 		t.expect(new is not None and new != old,
 		    f"authd pid {old} -> {new}")
+		uids = t.proc_status(new)["Uid"].split()
+		t.expect("0" not in uids, f"the new authd runs with uids {uids}")
 		t.expect(t.workers() == workers,
 		    f"workers changed: {workers} -> {t.workers()}")
 

@@ -4,7 +4,8 @@
 # sessions go on byte-exact, before and after; the dead worker's clients
 # see their connections end; authd releases exactly the dead worker's
 # slots ("released N"), so that as many new sessions open again, one of
-# them on the new worker; and the listener keeps being served.
+# them on the new worker, which like the old one is not root; and the
+# listener keeps being served.
 
 import hashlib
 import os
@@ -148,6 +149,8 @@ def run(t):
 		s.echo(t, 4096, "new")
 	new_pid = t.workers().get(0)
 	t.expect(new_pid not in (None, old[0]), f"worker 0 pid {new_pid}")
+	uids = t.proc_status(new_pid)["Uid"].split()
+	t.expect("0" not in uids, f"the new worker0 runs with uids {uids}")
 	t.expect(t.workers()[1] == old[1], "worker1 was replaced too")
 	for s in alive + new:
 		s.ws.close()

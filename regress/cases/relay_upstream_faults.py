@@ -37,8 +37,8 @@ route "/ws/vnc/{name}" { backend = tcp auth = none }
 
 class Upstream(threading.Thread):
 	"""Accepts connections and does one thing with each: "mute" holds
-	it and says nothing, "reset" sends a banner then resets, "close"
-	sends a banner then closes."""
+	it and says nothing, "reset" sends a banner, reads the client's
+	first byte and resets, "close" does the same but closes."""
 
 	def __init__(self, how):
 		super().__init__(daemon=True)
@@ -58,7 +58,11 @@ class Upstream(threading.Thread):
 				self.held.append(c)
 				if self.how == "mute":
 					continue
+				# Mid-stream: after the client's first
+				# bytes, so that the session is surely up.
 				c.sendall(b"RFB 003.008\n")
+				c.settimeout(30)
+				c.recv(1)
 				if self.how == "reset":
 					c.setsockopt(socket.SOL_SOCKET,
 					    socket.SO_LINGER,
@@ -80,6 +84,8 @@ def ended(t, name, code, reason, banner):
 	with ws:
 		got = ws.recv_bytes(12, timeout=30)
 		t.expect(got == banner, f"{name}: got {got!r} before the end")
+		if banner:
+			ws.send_binary(b"x")	# one byte: all it reads
 		close = ws.last_close if len(got) < 12 or not banner else \
 		    ws.recv_close(timeout=30)
 		t.expect(close is not None and close.close_code == code,

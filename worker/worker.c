@@ -172,7 +172,10 @@ worker_dispatch_authd(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	    !ipc_str_ok(r->ws_path, sizeof(r->ws_path)) ||
 	    !ipc_str_ok(r->ws_protocol, sizeof(r->ws_protocol)) ||
 	    !ipc_str_ok(r->sni, sizeof(r->sni)) ||
-	    !ipc_str_ok(r->ca, sizeof(r->ca))) {
+	    !ipc_str_ok(r->ca, sizeof(r->ca)) ||
+	    !ipc_str_ok(r->client, sizeof(r->client)) ||
+	    !ipc_str_ok(r->user, sizeof(r->user)) ||
+	    !ipc_str_ok(r->jti_hash, sizeof(r->jti_hash))) {
 		log_warnx("malformed verdict from authd");
 		return -1;
 	}

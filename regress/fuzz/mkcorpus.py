@@ -259,7 +259,37 @@ api-key "ops" { sha256 = "%s" }
 	write("conf", "bad-brace", 'listen "127.0.0.1:1" { tls = no \n')
 
 
+def httpc():
+	"""Upstream answers: flag byte (bit 0: the connection ended), then
+	the bytes, as Prism, the Kubernetes API and upgrades send them."""
+	def w(name, data, eof=0):
+		write("httpc", name, bytes([eof]) + data)
+	w("login-element", b"HTTP/1.1 200 OK\r\nSet-Cookie: JSESSIONID=abc; "
+	    b"Path=/; Secure; HttpOnly\r\nContent-Length: 7\r\n\r\nSuccess")
+	w("login-central", b"HTTP/1.1 200 OK\r\nContent-Type: application/json"
+	    b"\r\nSet-Cookie: NTNX_IGW_SESSION=x1; Path=/\r\nSet-Cookie: "
+	    b"NTNX_IAM_SESSION=y2\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    b"2\r\n{}\r\n0\r\n\r\n")
+	w("vm", b"HTTP/1.1 200 OK\r\nContent-Length: 64\r\n\r\n"
+	    b'{"status":{"cluster_reference":{"uuid":"00000000-0000-0000-0000-'
+	    b'1"}}}')
+	w("status-404", b"HTTP/1.1 404 Not Found\r\nContent-Type: "
+	    b"application/json\r\n\r\n"
+	    b'{"kind":"Status","message":"not found","code":404}', 1)
+	w("upgrade", b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket"
+	    b"\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "
+	    b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: "
+	    b"plain.kubevirt.io\r\n\r\n\x82\x0cRFB 003.008\n")
+	w("redirect", b"HTTP/1.1 302 Found\r\nLocation: /console/login\r\n"
+	    b"Content-Length: 0\r\n\r\n")
+	w("chunk-ext", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+	    b"\r\n5;x=y\r\nhello\r\n0\r\nTrailer: 1\r\n\r\n")
+	w("two-lengths", b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+	    b"Content-Length: 4\r\n\r\nabcd")
+
+
 if __name__ == "__main__":
+	httpc()
 	http()
 	ws()
 	b64()

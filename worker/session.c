@@ -441,13 +441,18 @@ relay_top_up(struct bufferevent *bev, struct evbuffer *in,
 		relay_fill(bev, bound - queued);
 }
 
+/*
+ * Browser frames are unmasked into the worker's stage, which then goes to
+ * the console, written at once when nothing is queued there.
+ */
 static void
 relay_client_read(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 	struct evbuffer	*in = bufferevent_get_input(bev);
 	struct evbuffer	*out = bufferevent_get_output(c->up);
-	size_t		 bound = ps->conf->g.buffer_size, before;
+	size_t		 bound = ps->conf->g.buffer_size, queued;
+	ssize_t		 sent;
 	enum ws_result	 res;
 
 	event_base_gettimeofday_cached(ps->base, &c->last_active);
@@ -457,19 +462,22 @@ relay_client_read(struct bufferevent *bev, void *arg)
 	}
 	relay_top_up(bev, in, out);
 	while (c->state == CONN_RELAY) {
-		before = evbuffer_get_length(out);
-		if (before >= bound) {
+		if ((queued = evbuffer_get_length(out)) >= bound) {
 			bufferevent_disable(bev, EV_READ);
 			return;
 		}
-		res = ws_decode(&c->dec, in, out, bound);
-		c->bytes_in += evbuffer_get_length(out) - before;
+		res = ws_decode(&c->dec, in, worker->stage, bound - queued);
+		if ((sent = relay_send(c->up, worker->stage)) == -1) {
+			session_end(c, WS_CLOSE_INTERNAL, "relay buffer error");
+			return;
+		}
+		c->bytes_in += sent;
 		switch (res) {
 		case WS_NEED_MORE:
 			return;
 		case WS_FULL:
-			bufferevent_disable(bev, EV_READ);
-			return;
+			/* What went straight out left room: look again. */
+			break;
 		case WS_CONTROL:
 			session_control(c);
 			break;

@@ -46,7 +46,7 @@ relay_fill(struct bufferevent *bev, size_t want)
 	size_t			 left;
 	int			 fd, n, i;
 
-	if (want < 4096 || bufferevent_openssl_get_ssl(bev) != NULL ||
+	if (want < RELAY_LIBEVENT_READ || bufferevent_openssl_get_ssl(bev) != NULL ||
 	    (fd = bufferevent_getfd(bev)) == -1)
 		return 0;
 	/* The bufferevent keeps its input's end frozen between reads. */

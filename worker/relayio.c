@@ -14,8 +14,9 @@
  * Upstream bytes bound for a plain browser socket with nothing queued go
  * out at once, frame header and payload in one writev from where libevent
  * read them: no copy, no write event to add and delete, no loop iteration
- * between a console's answer and the browser.  What the socket does not
- * take is queued behind as usual.
+ * between a console's answer and the browser.  Unmasked browser payload
+ * goes to a plain console socket the same way, without a header.  What a
+ * socket does not take is queued behind as usual.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -45,7 +46,7 @@ relay_fill(struct bufferevent *bev, size_t want)
 	size_t			 left;
 	int			 fd, n, i;
 
-	if (want < 4096 || bufferevent_openssl_get_ssl(bev) != NULL ||
+	if (want < RELAY_LIBEVENT_READ || bufferevent_openssl_get_ssl(bev) != NULL ||
 	    (fd = bufferevent_getfd(bev)) == -1)
 		return 0;
 	/* The bufferevent keeps its input's end frozen between reads. */
@@ -76,50 +77,79 @@ done:
 }
 
 /*
- * Sends n bytes of src to bev's socket as one binary frame, queueing what
- * the socket does not take; -1 when it cannot, and nothing was done.
+ * Sends hl bytes of h, then n bytes of src, to bev's plain socket in one
+ * writev when nothing is queued there, and queues what the socket does
+ * not take; -1 when it cannot, and nothing was done.
  */
-int
-relay_write_frame(struct bufferevent *bev, struct evbuffer *src, size_t n)
+static int
+relay_writev(struct bufferevent *bev, const uint8_t *h, size_t hl,
+    struct evbuffer *src, size_t n)
 {
 	struct evbuffer		*out = bufferevent_get_output(bev);
 	struct evbuffer_iovec	 v[WRITE_IOV];
 	struct iovec		 iov[WRITE_IOV + 1];
-	uint8_t			 h[WS_HEADER_MAX];
-	size_t			 hl, cover = 0;
+	size_t			 cover = 0;
 	ssize_t			 w;
-	int			 fd, nv, i;
+	int			 fd, nv, i, k = 0;
 
 	if (n == 0 || evbuffer_get_length(out) != 0 ||
 	    bufferevent_openssl_get_ssl(bev) != NULL ||
 	    (fd = bufferevent_getfd(bev)) == -1)
 		return -1;
-	hl = ws_header(h, WS_OP_BINARY, 1, n, NULL);
-	iov[0].iov_base = h;
-	iov[0].iov_len = hl;
-	nv = evbuffer_peek(src, n, NULL, v, WRITE_IOV);
-	for (i = 0; i < nv && i < WRITE_IOV && cover < n; i++) {
-		iov[i + 1].iov_base = v[i].iov_base;
-		iov[i + 1].iov_len = v[i].iov_len < n - cover ?
-		    v[i].iov_len : n - cover;
-		cover += iov[i + 1].iov_len;
+	if (hl > 0) {
+		iov[k].iov_base = (void *)h;
+		iov[k++].iov_len = hl;
 	}
-	w = writev(fd, iov, i + 1);
-	if (w == -1 && errno != EAGAIN && errno != EINTR)
-		return -1;	/* libevent will see the error */
-	if (w < (ssize_t)hl) {
-		if (w > 0)
-			evbuffer_add(out, h + w, hl - w);
-		else
-			evbuffer_add(out, h, hl);
+	nv = evbuffer_peek(src, n, NULL, v, WRITE_IOV);
+	for (i = 0; i < nv && i < WRITE_IOV && cover < n; i++, k++) {
+		iov[k].iov_base = v[i].iov_base;
+		iov[k].iov_len = v[i].iov_len < n - cover ?
+		    v[i].iov_len : n - cover;
+		cover += iov[k].iov_len;
+	}
+	if ((w = writev(fd, iov, k)) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			return -1;	/* libevent will see the error */
+		w = 0;
+	}
+	if ((size_t)w < hl) {
+		evbuffer_add(out, h + w, hl - w);
 		w = 0;
 	} else {
 		w -= hl;
 		evbuffer_drain(src, w);
 	}
-	/* The rest of the frame's payload, queued after its header. */
+	/* The rest of the payload, queued after its header. */
 	if (n - w > 0 && evbuffer_remove_buffer(src, out, n - w) !=
 	    (int)(n - w))
 		return -1;
 	return 0;
+}
+
+/* Sends n bytes of src to bev's socket as one binary frame. */
+int
+relay_write_frame(struct bufferevent *bev, struct evbuffer *src, size_t n)
+{
+	uint8_t	h[WS_HEADER_MAX];
+
+	return relay_writev(bev, h, ws_header(h, WS_OP_BINARY, 1, n, NULL),
+	    src, n);
+}
+
+/*
+ * Sends all of src to bev's socket as it is, straight or queued; returns
+ * how many bytes that was, or -1 when they could not even be queued.
+ */
+ssize_t
+relay_send(struct bufferevent *bev, struct evbuffer *src)
+{
+	size_t	n = evbuffer_get_length(src);
+
+	if (n == 0 || relay_writev(bev, NULL, 0, src, n) == 0)
+		return n;
+	if (evbuffer_add_buffer(bufferevent_get_output(bev), src) == -1) {
+		evbuffer_drain(src, evbuffer_get_length(src));
+		return -1;
+	}
+	return n;
 }

@@ -429,47 +429,63 @@ session_control(struct conn *c)
 	}
 }
 
-/* Reads what the socket holds, short of the other side's bound. */
+/*
+ * Reads what the socket holds, short of the other side's bound.  Right
+ * after libevent's own read, which takes what the socket holds up to
+ * RELAY_LIBEVENT_READ, an input shorter than that means the socket is
+ * empty: a console's keystroke echo costs no futile recvmsg.  A side
+ * resumed after backpressure was not read meanwhile, so it is topped up.
+ */
 static void
 relay_top_up(struct bufferevent *bev, struct evbuffer *in,
-    struct evbuffer *out)
+    struct evbuffer *out, int resumed)
 {
 	size_t	bound = ps->conf->g.buffer_size;
 	size_t	queued = evbuffer_get_length(in) + evbuffer_get_length(out);
 
+	if (!resumed && evbuffer_get_length(in) < RELAY_LIBEVENT_READ)
+		return;
 	if (queued < bound)
 		relay_fill(bev, bound - queued);
 }
 
+/*
+ * Browser frames are unmasked into the worker's stage, which then goes to
+ * the console, written at once when nothing is queued there.
+ */
 static void
-relay_client_read(struct bufferevent *bev, void *arg)
+relay_client_take(struct conn *c, int resumed)
 {
-	struct conn	*c = arg;
-	struct evbuffer	*in = bufferevent_get_input(bev);
-	struct evbuffer	*out = bufferevent_get_output(c->up);
-	size_t		 bound = ps->conf->g.buffer_size, before;
-	enum ws_result	 res;
+	struct bufferevent	*bev = c->bev;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer		*out = bufferevent_get_output(c->up);
+	size_t			 bound = ps->conf->g.buffer_size, queued;
+	ssize_t			 sent;
+	enum ws_result		 res;
 
 	event_base_gettimeofday_cached(ps->base, &c->last_active);
 	if (c->up_ws) {
 		upclient_client_read(c);
 		return;
 	}
-	relay_top_up(bev, in, out);
+	relay_top_up(bev, in, out, resumed);
 	while (c->state == CONN_RELAY) {
-		before = evbuffer_get_length(out);
-		if (before >= bound) {
+		if ((queued = evbuffer_get_length(out)) >= bound) {
 			bufferevent_disable(bev, EV_READ);
 			return;
 		}
-		res = ws_decode(&c->dec, in, out, bound);
-		c->bytes_in += evbuffer_get_length(out) - before;
+		res = ws_decode(&c->dec, in, worker->stage, bound - queued);
+		if ((sent = relay_send(c->up, worker->stage)) == -1) {
+			session_end(c, WS_CLOSE_INTERNAL, "relay buffer error");
+			return;
+		}
+		c->bytes_in += sent;
 		switch (res) {
 		case WS_NEED_MORE:
 			return;
 		case WS_FULL:
-			bufferevent_disable(bev, EV_READ);
-			return;
+			/* What went straight out left room: look again. */
+			break;
 		case WS_CONTROL:
 			session_control(c);
 			break;
@@ -478,6 +494,13 @@ relay_client_read(struct bufferevent *bev, void *arg)
 			return;
 		}
 	}
+}
+
+static void
+relay_client_read(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	relay_client_take(arg, 0);
 }
 
 /* The upstream's queue drained to half: read the browser again. */
@@ -491,17 +514,17 @@ relay_up_write(struct bufferevent *bev, void *arg)
 		return;
 	if (!(bufferevent_get_enabled(c->bev) & EV_READ)) {
 		bufferevent_enable(c->bev, EV_READ);
-		relay_client_read(c->bev, c);
+		relay_client_take(c, 1);
 	}
 }
 
 static void
-relay_up_read(struct bufferevent *bev, void *arg)
+relay_up_take(struct conn *c, int resumed)
 {
-	struct conn	*c = arg;
-	struct evbuffer	*in = bufferevent_get_input(bev);
-	struct evbuffer	*out = bufferevent_get_output(c->bev);
-	size_t		 n = evbuffer_get_length(in);
+	struct bufferevent	*bev = c->up;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer		*out = bufferevent_get_output(c->bev);
+	size_t			 n = evbuffer_get_length(in);
 
 	if (c->state != CONN_RELAY || n == 0)
 		return;
@@ -510,7 +533,7 @@ relay_up_read(struct bufferevent *bev, void *arg)
 		upclient_up_read(c);
 		return;
 	}
-	relay_top_up(bev, in, out);
+	relay_top_up(bev, in, out, resumed);
 	n = evbuffer_get_length(in);
 	if (c->mode == MODE_BASE64)
 		ws_frame_base64(out, in, n, 0);
@@ -519,6 +542,13 @@ relay_up_read(struct bufferevent *bev, void *arg)
 	c->bytes_out += n;
 	if (evbuffer_get_length(out) >= ps->conf->g.buffer_size)
 		bufferevent_disable(bev, EV_READ);
+}
+
+static void
+relay_up_read(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	relay_up_take(arg, 0);
 }
 
 /* The browser's queue drained to half: read the console again. */
@@ -532,7 +562,7 @@ relay_client_write(struct bufferevent *bev, void *arg)
 		return;
 	if (!(bufferevent_get_enabled(c->up) & EV_READ)) {
 		bufferevent_enable(c->up, EV_READ);
-		relay_up_read(c->up, c);
+		relay_up_take(c, 1);
 	}
 }
 

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,15 +299,28 @@ worker_dispatch_master(struct ipc_msg *m)
 	}
 }
 
+/*
+ * A relay pass allocates and frees buffer chains of up to buffer-size
+ * bytes.  glibc would hand the freed top of the heap back at once and
+ * fault the pages in again on the next pass; keeping up to a few MiB of
+ * it costs one bulk-relaying worker that much, not every session.
+ */
+#define WORKER_MMAP_THRESHOLD	(1 << 20)
+#define WORKER_TRIM_THRESHOLD	(4 << 20)
+
 int
 worker_main(int id, int verbose)
 {
+	mallopt(M_MMAP_THRESHOLD, WORKER_MMAP_THRESHOLD);
+	mallopt(M_TRIM_THRESHOLD, WORKER_TRIM_THRESHOLD);
 	if ((worker = calloc(1, sizeof(*worker))) == NULL)
 		fatal("calloc");
 	TAILQ_INIT(&worker->listeners);
 	TAILQ_INIT(&worker->conns);
 	proc_start(&worker_proc, id, verbose);
 	worker->ev_stats = evtimer_new(ps->base, worker_stats_cb, NULL);
+	if ((worker->stage = evbuffer_new()) == NULL)
+		fatal("evbuffer_new");
 	proc_run();
 	return 0;
 }

@@ -105,6 +105,7 @@ struct worker {
 	struct event		*ev_drain;
 	struct event		*ev_stats;
 	struct worker_stats	 stats;
+	struct evbuffer		*stage;	/* browser payload bound upstream */
 };
 
 extern struct worker	*worker;
@@ -151,7 +152,9 @@ void		 api_request(struct conn *, const char *);
 void		 api_verdict(struct conn *, struct api_resp *);
 
 /* relayio.c */
+#define RELAY_LIBEVENT_READ	4096	/* libevent 2.1's most per read */
 size_t		 relay_fill(struct bufferevent *, size_t);
+ssize_t		 relay_send(struct bufferevent *, struct evbuffer *);
 int		 relay_write_frame(struct bufferevent *, struct evbuffer *,
 		    size_t);
 

@@ -49,6 +49,7 @@ authd_apply(struct conf *nc, struct conf *old)
 
 	decide_configure(nc, old == NULL);
 	upstream_configure(nc);
+	prism_configure(nc);
 	if (old != NULL)
 		return;
 	for (i = 0; i < MAX_WORKERS; i++)
@@ -61,7 +62,23 @@ authd_apply(struct conf *nc, struct conf *old)
 	nearly_ctl = 0;
 }
 
-/* Sends the verdict, with the upstream socket when there is one. */
+/* A request's memory may hold a token, a cookie or a bearer: wipe it. */
+void
+pending_free(struct pending *p)
+{
+	if (p->ev != NULL)
+		event_free(p->ev);
+	if (p->fd != -1)
+		close(p->fd);
+	explicit_bzero(p, sizeof(*p));
+	free(p);
+}
+
+/*
+ * Sends the verdict, with the upstream socket when there is one.  A
+ * verdict for a worker that has restarted since it asked goes nowhere:
+ * the new worker reuses session ids, and its slots are not this one's.
+ */
 void
 authd_reply(struct pending *p, enum err_code code)
 {
@@ -71,6 +88,12 @@ authd_reply(struct pending *p, enum err_code code)
 	struct tm	 tm;
 	time_t		 now;
 
+	if (w->ipc == NULL || p->chan_gen != w->gen) {
+		log_info("decision for worker%d session %u dropped: that "
+		    "worker has gone", p->worker, p->req.session);
+		pending_free(p);
+		return;
+	}
 	p->resp.reqid = p->req.reqid;
 	p->resp.session = p->req.session;
 	p->resp.code = code;
@@ -94,19 +117,20 @@ authd_reply(struct pending *p, enum err_code code)
 	    p->resp.client, p->route, p->resp.target[0] ? p->resp.target : "-",
 	    p->resp.user[0] ? p->resp.user : "-",
 	    p->resp.jti_hash[0] ? p->resp.jti_hash : "-", err_name(code), when);
-	if (w->ipc != NULL && ipc_send(w->ipc, IMSG_AUTH_RESP, 0, fd, &p->resp,
-	    sizeof(p->resp)) == -1)
+	if (ipc_send(w->ipc, IMSG_AUTH_RESP, 0, fd, &p->resp,
+	    sizeof(p->resp)) == -1) {
 		log_warn("reply to worker%d", p->worker);
-	else if (w->ipc == NULL && fd != -1)
-		close(fd);
+		if (p->acquired)
+			decide_release(p->worker, p->req.session);
+		pending_free(p);
+		return;
+	}
 	/* A WebSocket grant stays until the session ends: see upstream.c. */
 	if (code == ERR_NONE && p->resp.upstream == UPSTREAM_WS) {
 		upstream_keep(p);
 		return;
 	}
-	/* The answer may hold a cookie or bearer token: wipe it all. */
-	explicit_bzero(p, sizeof(*p));
-	free(p);
+	pending_free(p);
 }
 
 static int
@@ -147,11 +171,13 @@ authd_dispatch_worker(struct ipc *ipc, struct ipc_msg *m, void *arg)
 			fatal("calloc");
 		p->fd = -1;
 		p->worker = w->id;
+		p->chan_gen = w->gen;
 		if (ipc_get(m, &p->req, sizeof(p->req)) == -1 ||
 		    !auth_req_ok(&p->req)) {
-			free(p);
+			pending_free(p);
 			return authd_worker_bad(w, m);
 		}
+		explicit_bzero(m->data, m->hdr.len);
 		decide(p);
 		return 0;
 	case IMSG_API_REQ:
@@ -210,6 +236,7 @@ authd_open_channel(int id, int fd)
 	if (w->ipc != NULL)
 		authd_worker_closed(w->ipc, w);
 	w->id = id;
+	w->gen++;
 	w->ipc = ipc_new(ps->base, fd, id, authd_dispatch_worker,
 	    authd_worker_closed, w);
 }

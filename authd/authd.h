@@ -17,12 +17,14 @@ struct wchan {
 	int			 id;
 	struct ipc		*ipc;
 	int			 early_fd;	/* channel before the first config */
+	uint32_t		 gen;		/* channels this slot has had */
 };
 
 /* One request between the worker's question and authd's answer. */
 struct pending {
 	TAILQ_ENTRY(pending)	 entry;
 	int			 worker;
+	uint32_t		 chan_gen;	/* wchans[worker].gen when asked */
 	struct auth_req		 req;
 	struct auth_resp	 resp;
 	int			 fd;
@@ -43,6 +45,7 @@ TAILQ_HEAD(pendings, pending);
 
 /* authd.c */
 void	authd_reply(struct pending *, enum err_code);
+void	pending_free(struct pending *);
 void	authd_open_channel(int, int);
 extern struct wchan	 wchans[MAX_WORKERS];
 
@@ -76,6 +79,7 @@ int	upstream_header(struct pending *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 
 /* prism.c */
+void	prism_configure(struct conf *);
 void	prism_start(struct pending *);
 void	prism_retry(struct pending *, int);
 

@@ -118,16 +118,14 @@ connect_cancel_worker(int worker)
 		if (p->worker != worker)
 			continue;
 		TAILQ_REMOVE(&connecting, p, entry);
-		event_free(p->ev);
-		close(p->fd);
-		free(p);
+		pending_free(p);
 	}
 	for (p = TAILQ_FIRST(&unixwait); p; p = next) {
 		next = TAILQ_NEXT(p, entry);
 		if (p->worker != worker)
 			continue;
 		TAILQ_REMOVE(&unixwait, p, entry);
-		free(p);
+		pending_free(p);
 	}
 }
 
@@ -163,8 +161,13 @@ connect_unix_done(struct ipc_msg *m)
 	TAILQ_FOREACH(p, &unixwait, entry)
 		if (p->unix_id == m->hdr.peerid)
 			break;
-	if (p == NULL)
+	if (p == NULL) {
+		/* Its worker went away meanwhile. */
+		if (m->fd != -1)
+			close(m->fd);
+		m->fd = -1;
 		return 0;
+	}
 	TAILQ_REMOVE(&unixwait, p, entry);
 	if (error != 0 || m->fd == -1) {
 		log_info("connect to %s failed: %s", p->resp.target,

@@ -245,8 +245,15 @@ decide_token(struct pending *p, struct route *r, struct token_claims *cl)
 	/* A route without a target in its path takes the token's. */
 	if (p->req.target[0] == '\0' && cl->ntargets > 0)
 		strlcpy_(p->req.target, cl->targets[0], sizeof(p->req.target));
-	if (p->req.ns[0] == '\0' && cl->ns[0] != '\0')
+	/* A token that names its namespace (seed 001) is held to it. */
+	if (cl->ns[0] != '\0') {
+		if (p->req.ns[0] != '\0' && strcmp(p->req.ns, cl->ns) != 0) {
+			log_info("token is for namespace %s, not %s (route %s)",
+			    cl->ns, p->req.ns, r->c.pattern);
+			return ERR_UNAUTHORIZED;
+		}
 		strlcpy_(p->req.ns, cl->ns, sizeof(p->req.ns));
+	}
 	if (!token_allows(cl, p->req.target)) {
 		log_info("token does not allow target %s (route %s)",
 		    p->req.target, r->c.pattern);

@@ -22,6 +22,7 @@
 #include "fetch.h"
 #include "log.h"
 #include "proc.h"
+#include "secret.h"
 
 #define FETCH_MAX	(64 * 1024)	/* the whole answer, head and body */
 /* Deferred: a connect refused at once must not call back into fetch_start. */
@@ -38,8 +39,11 @@ struct fetch {
 static void
 fetch_free(struct fetch *f)
 {
-	if (f->bev)
+	/* The answer may hold a session cookie. */
+	if (f->bev) {
+		secret_wipe_input(bufferevent_get_input(f->bev));
 		bufferevent_free(f->bev);
+	}
 	if (f->deadline)
 		event_free(f->deadline);
 	free(f);
@@ -175,30 +179,29 @@ fetch_start(const struct fetch_to *t, const char *request, size_t len,
 	socklen_t		 sslen;
 	SSL			*ssl = NULL;
 
-	if (addr_sockaddr(t->addr, t->port, &ss, &sslen) == -1 ||
-	    (f = calloc(1, sizeof(*f))) == NULL)
+	/* A login in clear text would hand the password to the network. */
+	if (t->ctx == NULL || addr_sockaddr(t->addr, t->port, &ss,
+	    &sslen) == -1 || (f = calloc(1, sizeof(*f))) == NULL)
 		return -1;
 	f->cb = cb;
 	f->arg = arg;
 	gettimeofday(&f->start, NULL);
-	if (t->ctx != NULL) {
-		if ((ssl = tlsc_new(t->ctx, t->host, t->verify)) == NULL)
-			goto fail;
-		f->bev = bufferevent_openssl_socket_new(ps->base, -1, ssl,
-		    BUFFEREVENT_SSL_CONNECTING, FETCH_BEV_OPTS);
-		if (f->bev)
-			bufferevent_openssl_set_allow_dirty_shutdown(f->bev, 1);
-		else
-			SSL_free(ssl);
-	} else
-		f->bev = bufferevent_socket_new(ps->base, -1, FETCH_BEV_OPTS);
+	if ((ssl = tlsc_new(t->ctx, t->host, t->verify)) == NULL)
+		goto fail;
+	f->bev = bufferevent_openssl_socket_new(ps->base, -1, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, FETCH_BEV_OPTS);
+	if (f->bev)
+		bufferevent_openssl_set_allow_dirty_shutdown(f->bev, 1);
+	else
+		SSL_free(ssl);
 	if (f->bev == NULL || (f->deadline = evtimer_new(ps->base,
 	    fetch_timeout, f)) == NULL)
 		goto fail;
 	bufferevent_setcb(f->bev, fetch_read, NULL, fetch_event, f);
 	bufferevent_setwatermark(f->bev, EV_READ, 0, FETCH_MAX);
 	if (bufferevent_socket_connect(f->bev, (struct sockaddr *)&ss,
-	    sslen) == -1 || bufferevent_write(f->bev, request, len) == -1 ||
+	    sslen) == -1 || secret_add(bufferevent_get_output(f->bev),
+	    request, len) == -1 ||
 	    bufferevent_enable(f->bev, EV_READ | EV_WRITE) == -1)
 		goto fail;
 	evtimer_add(f->deadline, (&(struct timeval){ t->timeout, 0 }));

@@ -14,7 +14,7 @@ struct fetch_to {
 	const char	*addr;		/* literal address */
 	uint16_t	 port;
 	const char	*host;		/* SNI and the certificate's name */
-	SSL_CTX		*ctx;		/* NULL: plain HTTP */
+	SSL_CTX		*ctx;		/* required: credentials go over TLS only */
 	int		 verify;
 	int		 timeout;	/* seconds, for the whole exchange */
 };

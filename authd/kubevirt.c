@@ -98,10 +98,16 @@ kubevirt_retry(struct pending *p, int status)
 {
 	char	 name[NAME_LEN];
 
-	if (p->retried || nrereading >= KUBEVIRT_WAIT_MAX) {
+	if (p->retried) {
 		log_warnx("kubevirt %s: token refused (HTTP %d)", p->upstream,
 		    status);
 		authd_reply(p, ERR_UNAUTHORIZED);
+		return;
+	}
+	if (nrereading >= KUBEVIRT_WAIT_MAX) {
+		log_warnx("kubevirt %s: %d requests already wait for the token "
+		    "file", p->upstream, KUBEVIRT_WAIT_MAX);
+		authd_reply(p, ERR_MAX_CONNECTIONS_REACHED);
 		return;
 	}
 	p->retried = 1;
@@ -114,9 +120,15 @@ kubevirt_retry(struct pending *p, int status)
 	    "file again", p->upstream, status);
 	memset(name, 0, sizeof(name));
 	strlcpy_(name, p->upstream, sizeof(name));
+	if (ipc_send(ps->master, IMSG_BEARER, 0, -1, name, sizeof(name)) ==
+	    -1) {
+		log_warn("kubevirt %s: asking the master to read the token",
+		    p->upstream);
+		authd_reply(p, ERR_INTERNAL_ERROR);
+		return;
+	}
 	TAILQ_INSERT_TAIL(&rereading, p, entry);
 	nrereading++;
-	ipc_send(ps->master, IMSG_BEARER, 0, -1, name, sizeof(name));
 }
 
 /* The master sent a token (a rotation, or the answer to a request). */

@@ -27,6 +27,7 @@
 #define PRISM_WAIT_MAX		1024	/* requests waiting for one login */
 #define PRISM_CLUSTERS_MAX	1024	/* cached VM-to-cluster answers */
 #define UUID_LEN		36
+#define PRISM_FAIL_HOLD		30	/* seconds a failed login is believed */
 
 struct pcluster {
 	TAILQ_ENTRY(pcluster)	 entry;
@@ -45,6 +46,8 @@ struct pstate {
 	int			 logging_in;
 	struct pendings		 waiting;
 	int			 nwaiting;
+	struct conf_prism	 login;		/* what the cookie is for */
+	time_t			 failed_at;	/* of the last refused login */
 	TAILQ_HEAD(, pcluster)	 clusters;
 	int			 nclusters;
 };
@@ -89,6 +92,43 @@ prism_forget(struct pstate *s)
 {
 	explicit_bzero(s->cookie, sizeof(s->cookie));
 	s->cookie_at = 0;
+}
+
+/* Whether the session was made with the gateway and user c now names. */
+static int
+prism_same(const struct conf_prism *a, const struct conf_prism *b)
+{
+	return strcmp(a->host, b->host) == 0 && strcmp(a->addr, b->addr) ==
+	    0 && a->port == b->port && a->central == b->central &&
+	    strcmp(a->username, b->username) == 0;
+}
+
+/*
+ * A reload that points a prism section at another gateway or user, or
+ * removes it, ends what authd knew of it: a cookie must never go to a
+ * server it was not issued by.  Any reload ends the hold on a failed
+ * login.  A login in flight keeps its state.
+ */
+void
+prism_configure(struct conf *c)
+{
+	struct pstate	*s;
+	struct prism	*pr;
+	struct pcluster	*k;
+
+	TAILQ_FOREACH(s, &states, entry) {
+		/* The operator may have fixed the password: try it. */
+		s->failed_at = 0;
+		pr = conf_prism_find(c, s->name);
+		if (pr != NULL && prism_same(&pr->c, &s->login))
+			continue;
+		prism_forget(s);
+		while ((k = TAILQ_FIRST(&s->clusters)) != NULL) {
+			TAILQ_REMOVE(&s->clusters, k, entry);
+			free(k);
+		}
+		s->nclusters = 0;
+	}
 }
 
 static void
@@ -246,6 +286,8 @@ prism_login_done(struct fetch_result *r, void *arg)
 		    "answer", s->name);
 	else {
 		s->cookie_at = prism_now();
+		s->login = pr->c;
+		s->failed_at = 0;
 		s->gen++;
 		log_info("prism %s: login ok (%s) time=%.0fms", s->name,
 		    pr->c.central ? "central" : "element", r->ms);
@@ -256,6 +298,9 @@ prism_login_done(struct fetch_result *r, void *arg)
 		code = ERR_UNAUTHORIZED;
 	if (code != ERR_NONE)
 		prism_forget(s);
+	/* Only a refused password risks the account; a timeout does not. */
+	if (code == ERR_UNAUTHORIZED)
+		s->failed_at = prism_now();
 	prism_wake(s, code);
 }
 
@@ -267,6 +312,12 @@ prism_login(struct pstate *s, const struct conf_prism *c)
 	int		 n;
 
 	prism_to(c, &t);
+	if (t.ctx == NULL) {
+		log_warnx("prism %s: no TLS context (its CA did not load): "
+		    "not logging in", c->name);
+		prism_wake(s, ERR_INTERNAL_ERROR);
+		return;
+	}
 	if ((n = prism_login_request(c, req, sizeof(req))) == -1) {
 		log_warnx("prism %s: no usable password", c->name);
 		prism_wake(s, ERR_INTERNAL_ERROR);
@@ -464,6 +515,17 @@ prism_start(struct pending *p)
 	if (s->cookie[0] != '\0' && prism_now() - s->cookie_at <
 	    pr->c.session_ttl) {
 		prism_session(p, s);
+		return;
+	}
+	/*
+	 * A gateway that just refused the password is not asked again at
+	 * once: a burst of consoles must not lock the account.
+	 */
+	if (s->failed_at != 0 && prism_now() - s->failed_at <
+	    PRISM_FAIL_HOLD) {
+		log_info("prism %s: the last login failed less than %ds ago: "
+		    "not logging in again yet", pr->c.name, PRISM_FAIL_HOLD);
+		authd_reply(p, ERR_UNAUTHORIZED);
 		return;
 	}
 	if (s->nwaiting >= PRISM_WAIT_MAX) {

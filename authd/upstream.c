@@ -144,8 +144,7 @@ upstream_release(int worker, uint32_t session)
 	TAILQ_FOREACH(p, &granted, entry)
 		if (p->worker == worker && p->req.session == session) {
 			TAILQ_REMOVE(&granted, p, entry);
-			explicit_bzero(p, sizeof(*p));
-			free(p);
+			pending_free(p);
 			return;
 		}
 }
@@ -160,8 +159,7 @@ upstream_release_worker(int worker)
 		if (p->worker != worker)
 			continue;
 		TAILQ_REMOVE(&granted, p, entry);
-		explicit_bzero(p, sizeof(*p));
-		free(p);
+		pending_free(p);
 	}
 }
 

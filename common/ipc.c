@@ -74,6 +74,7 @@ ipc_free(struct ipc *ipc)
 		TAILQ_REMOVE(&ipc->outq, out, entry);
 		if (out->fd != -1)
 			close(out->fd);
+		explicit_bzero(out->buf, out->len);
 		free(out);
 	}
 	if (ipc->ev_read)
@@ -180,6 +181,8 @@ ipc_sendv(struct ipc *ipc, uint32_t type, uint32_t peerid, int fd,
 		if (rv != 0) {
 			if (fd != -1)
 				close(fd);
+			/* Verdicts carry cookies and bearer tokens. */
+			explicit_bzero(out->buf, len);
 			free(out);
 			return rv == 1 ? 0 : -1;
 		}
@@ -216,6 +219,7 @@ ipc_writecb(evutil_socket_t sock, short what, void *arg)
 		ipc->queued -= out->len;
 		if (out->fd != -1)
 			close(out->fd);
+		explicit_bzero(out->buf, out->len);
 		free(out);
 		if (rv == -1) {
 			log_warn("ipc send");

@@ -20,6 +20,7 @@
 #include "httpc.h"
 #include "log.h"
 #include "proc.h"
+#include "secret.h"
 #include "tlsc.h"
 #include "worker.h"
 
@@ -82,32 +83,19 @@ upclient_ctx(const char *name, int verify)
 	return NULL;
 }
 
-/* The upgrade's credentials leave no copy behind in freed memory. */
-static void
-upclient_wipe(const void *data, size_t len, void *arg)
-{
-	(void)arg;
-	explicit_bzero((void *)data, len);
-	free((void *)data);
-}
-
 static int
 upclient_request(struct conn *c, struct auth_resp *r)
 {
 	struct evbuffer	*out = bufferevent_get_output(c->up);
-	char		 key[WS_KEY_LEN + 1], *hdrs;
-	size_t		 hl = strlen(r->ws_headers);
+	char		 key[WS_KEY_LEN + 1];
 
-	if (ws_client_key(key, c->up_accept) == -1 ||
-	    (hdrs = malloc(hl + 1)) == NULL)
+	if (ws_client_key(key, c->up_accept) == -1)
 		return -1;
-	memcpy(hdrs, r->ws_headers, hl + 1);
 	strlcpy_(c->up_protocol, r->ws_protocol, sizeof(c->up_protocol));
+	/* The headers hold the cookie or bearer: see secret.c. */
 	if (evbuffer_add_printf(out, "GET %s HTTP/1.1\r\n", r->ws_path) < 0 ||
-	    evbuffer_add_reference(out, hdrs, hl, upclient_wipe, NULL) == -1) {
-		upclient_wipe(hdrs, hl, NULL);
+	    secret_add(out, r->ws_headers, strlen(r->ws_headers)) == -1)
 		return -1;
-	}
 	if (evbuffer_add_printf(out, "Upgrade: websocket\r\nConnection: "
 	    "Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
 	    "%s%s%s\r\n", key, c->up_protocol[0] ?

@@ -7,7 +7,8 @@
 # exactly.  A VMI the token does not allow is closed after the upgrade
 # with 1000 "invalid token", a VMI it allows that the cluster lacks with
 # 1000 "invalid url" (the upstream's 404); the first never reaches the
-# mock.
+# mock.  On a route with {namespace} in the path, a token that names its
+# namespace opens nothing in another one.
 
 import os
 import sys
@@ -21,6 +22,11 @@ prefork = 2
 listen "127.0.0.1:{port}" { tls = no }
 route "/{token}/{vmi}" { backend = kubevirt upstream = "kv" errors = reason }
 route "/{prefix}/{token}/{vmi}" {
+	backend = kubevirt
+	upstream = "kv"
+	errors = reason
+}
+route "/k8s/ns/{namespace}/{vmi}" {
 	backend = kubevirt
 	upstream = "kv"
 	errors = reason
@@ -91,5 +97,14 @@ def run(t):
 		    before["upgrade_requests"] + 1 and st["last_path"] ==
 		    lu.KV_PATH.format(ver="v1", ns="lab-7", name="ghost"),
 		    f"{label}: the unknown VMI was not asked for upstream")
+
+	# The path may not move a lab-7 token into lab-8, which has a vm1.
+	tok = keys.mint(k1, keys.lab_claims(vmis=("vm1",), ns="lab-7"),
+	    what="namespace from the path")
+	before = mock.counters("upgrade_requests")
+	closed(t, "a path namespace other than the token's",
+	    f"/k8s/ns/lab-8/vm1?token={tok}", "invalid token", "UNAUTHORIZED")
+	t.expect(mock.counters("upgrade_requests") == before,
+	    "a token for lab-7 reached the mock for lab-8")
 
 	lu.check_no_secrets(t, sec, [mock])

@@ -3,7 +3,9 @@
 # mock counted a failed login and no good one.  For Prism Element refusing
 # with 401 and with a 302 to /console/login, and for Prism Central (Basic
 # auth, 401).  Neither the wrong password nor the right one is in any line
-# of the daemon's log or the mocks'.  And `vncrelayd -n` refuses a
+# of the daemon's log or the mocks'.  A second console right after a
+# refused login does not try the password again, until a reload.  And
+# `vncrelayd -n` refuses a
 # password file that others may read, without printing the password.
 
 import os
@@ -51,6 +53,29 @@ def run(t):
 		    st["connections"] == 0, f"{name}: mock counted "
 		    f"failed_logins={st['failed_logins']} logins={st['logins']}"
 		    f" connections={st['connections']}, want >= 1, 0, 0")
+
+	# Right after a refused login, another console does not try again:
+	# a burst of consoles must not lock the Prism account.
+	before = mocks["e401"].counters("failed_logins")["failed_logins"]
+	mark = t.mark()
+	tok = keys.mint(k1, keys.claims(target=lu.VM1))
+	lu.refused(t, "e401: again, at once", f"/proxy/{lu.VM1}?token={tok}",
+	    "UNAUTHORIZED")
+	t.wait_log(r"\bauthd: prism e401: the last login failed less than "
+	    r"\d+s ago", since=mark)
+	t.expect(mocks["e401"].counters("failed_logins")["failed_logins"] ==
+	    before,
+	    "a second console tried the wrong password again at once")
+	# A reload ends the hold (the operator may have fixed the file).
+	with open(t.conf) as f:
+		mark = t.reload(f.read())
+	t.wait_log(r"master: reload: configuration reloaded", since=mark)
+	tok = keys.mint(k1, keys.claims(target=lu.VM1))
+	lu.refused(t, "e401: after a reload", f"/proxy/{lu.VM1}?token={tok}",
+	    "UNAUTHORIZED")
+	t.expect(mocks["e401"].counters("failed_logins")["failed_logins"] >
+	    before,
+	    "after a reload the login was not tried again")
 
 	lu.check_no_secrets(t, sec, mocks.values())
 

@@ -1,9 +1,12 @@
 # A Prism that accepts and never answers stalls only its own consoles:
 # while authd waits on its login, a console on a plain target is decided
 # and relays, and a bad token is refused.  When login-timeout runs out,
-# the Prism console gets CONNECTION_FAILED and authd logs why.
+# the Prism console gets CONNECTION_FAILED and authd logs why.  A request
+# whose worker dies while it waits is answered to nobody: the restarted
+# worker reuses session ids, so the verdict must not reach it.
 
 import os
+import signal
 import socket
 import sys
 import threading
@@ -87,6 +90,25 @@ def run(t):
 	    f"Prism console: HTTP {r.status} {r.code}, want 502 "
 	    "CONNECTION_FAILED")
 	t.wait_log(r"\bauthd: prism slow: login failed: timed out", since=mark)
+
+	# The worker dies while its request waits for the login.
+	tok = keys.mint(k, keys.claims(target=UUID))
+	req = (f"GET /proxy/{UUID}?token={tok} HTTP/1.1\r\nHost: x\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Version: 13\r\n"
+	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	n = len(held)
+	orphan = socket.create_connection(("127.0.0.1", t.port), timeout=10)
+	orphan.sendall(req.encode())
+	t.wait_for("authd to log in again", lambda: len(held) > n,
+	    timeout=10)
+	mark = t.mark()
+	t.expect_lost_child("worker0")
+	t.kill(t.workers()[0], signal.SIGKILL)
+	t.wait_log(r"\bworker0: ready", since=mark, timeout=20)
+	t.wait_log(r"\bauthd: decision for worker0 session \d+ dropped: that "
+	    r"worker has gone", since=mark, timeout=30)
+	orphan.close()
 	ls.close()
 	for c in held:
 		c.close()

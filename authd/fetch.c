@@ -131,9 +131,7 @@ static void
 fetch_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct fetch	*f = arg;
-	SSL		*ssl = bufferevent_openssl_get_ssl(bev);
 	char		 why[256];
-	int		 e = EVUTIL_SOCKET_ERROR();
 
 	if (what & BEV_EVENT_CONNECTED)
 		return;
@@ -145,16 +143,7 @@ fetch_event(struct bufferevent *bev, short what, void *arg)
 			    "answer");
 		return;
 	}
-	if (ssl != NULL && (bufferevent_get_openssl_error(bev) != 0 ||
-	    SSL_get_verify_result(ssl) != X509_V_OK)) {
-		while (bufferevent_get_openssl_error(bev) != 0)
-			;
-		tlsc_why(ssl, why, sizeof(why));
-		fetch_fail(f, why);
-		return;
-	}
-	snprintf(why, sizeof(why), "%s", e ? strerror(e) :
-	    "connection failed");
+	tlsc_event_why(bev, why, sizeof(why));
 	fetch_fail(f, why);
 }
 

@@ -313,6 +313,8 @@ ipc_readcb(evutil_socket_t sock, short what, void *arg)
 			ipc->closed(ipc, ipc->arg);
 			return;
 		}
+		/* Requests and verdicts carry tokens, cookies, bearers. */
+		explicit_bzero(ipc->rbuf, m.hdr.len);
 	}
 }
 

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -110,17 +113,38 @@ fail:
 	return NULL;
 }
 
-/* Why a handshake failed, for the log: the verify result comes first. */
-void
-tlsc_why(SSL *ssl, char *why, size_t len)
+/*
+ * Why a connection through bev failed, for the log; 1 when it was TLS.
+ * libevent keeps the OpenSSL errors it saw (the thread's queue is empty
+ * by the time a deferred callback runs); a failed certificate check is
+ * named only where certificates are checked; else the socket's error.
+ */
+int
+tlsc_event_why(struct bufferevent *bev, char *why, size_t len)
 {
-	long	 v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+	SSL		*ssl = bufferevent_openssl_get_ssl(bev);
+	unsigned long	 e = bufferevent_get_openssl_error(bev);
+	long		 v;
+	int		 soerr = 0;
+	socklen_t	 sl = sizeof(soerr);
 
-	if (v != X509_V_OK) {
+	while (bufferevent_get_openssl_error(bev) != 0)
+		;
+	ERR_clear_error();
+	if (ssl != NULL && (SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) &&
+	    (v = SSL_get_verify_result(ssl)) != X509_V_OK) {
 		snprintf(why, len, "certificate verify failed: %s",
 		    X509_verify_cert_error_string(v));
-		ERR_clear_error();
-		return;
+		return 1;
 	}
-	tlsc_errstr(why, len);
+	if (e != 0) {
+		ERR_error_string_n(e, why, len);
+		return 1;
+	}
+	if (getsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_ERROR, &soerr,
+	    &sl) == -1 || soerr == 0)
+		snprintf(why, len, "connection closed");
+	else
+		snprintf(why, len, "%s", strerror(soerr));
+	return 0;
 }

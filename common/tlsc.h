@@ -12,6 +12,7 @@
 
 SSL_CTX		*tlsc_ctx_new(const uint8_t *, size_t, char *, size_t);
 SSL		*tlsc_new(SSL_CTX *, const char *, int);
-void		 tlsc_why(SSL *, char *, size_t);
+struct bufferevent;
+int		 tlsc_event_why(struct bufferevent *, char *, size_t);
 
 #endif /* TLSC_H */

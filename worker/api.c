@@ -50,6 +50,7 @@ api_request(struct conn *c, const char *segment)
 	if (auth && strncasecmp(auth, "Bearer ", 7) == 0 &&
 	    strlen(auth + 7) < sizeof(q.key))
 		strlcpy_(q.key, auth + 7, sizeof(q.key));
+	conn_forget_head(c);
 	c->state = CONN_AUTH;
 	c->api = 1;
 	bufferevent_disable(c->bev, EV_READ);

@@ -121,6 +121,23 @@ server_accept(struct wlistener *wl, int fd, struct sockaddr *sa, int salen)
 	conn_arm_timer(c, ps->conf->g.head_timeout);
 }
 
+/*
+ * A request head may carry a token (query, cookie, subprotocol) or an
+ * API key: once its request has gone to authd it is wiped, not kept for
+ * the whole session.
+ */
+void
+conn_forget_head(struct conn *c)
+{
+	if (c->head != NULL) {
+		explicit_bzero(c->head, c->headlen);
+		free(c->head);
+	}
+	c->head = NULL;
+	c->headlen = 0;
+	memset(&c->req, 0, sizeof(c->req));
+}
+
 void
 conn_free(struct conn *c)
 {
@@ -135,9 +152,7 @@ conn_free(struct conn *c)
 	}
 	if (c->up)
 		bufferevent_free(c->up);
-	if (c->scratch)
-		evbuffer_free(c->scratch);
-	free(c->head);
+	conn_forget_head(c);
 	free(c);
 	if (worker->draining && TAILQ_EMPTY(&worker->conns)) {
 		log_info("drained");
@@ -504,13 +519,14 @@ server_head(struct conn *c, size_t len)
 {
 	int	 status;
 
-	free(c->head);
+	conn_forget_head(c);
 	if ((c->head = malloc(len + 1)) == NULL) {
 		conn_free(c);
 		return;
 	}
 	evbuffer_remove(bufferevent_get_input(c->bev), c->head, len);
 	c->head[len] = '\0';
+	c->headlen = len;
 	c->requests++;
 	memset(&c->req, 0, sizeof(c->req));
 	status = http_parse(&c->req, c->head, len, ps->conf->g.max_headers);

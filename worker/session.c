@@ -125,13 +125,20 @@ session_token(struct conn *c, const char *path_token, const char *bearer,
 	return 0;
 }
 
-static void
+/* -1 when the header does not fit: it is never shortened or dropped. */
+static int
 copy_header(struct http_req *r, const char *name, char *dst, size_t len)
 {
 	const char	*v = http_get(r, name);
 
-	if (v == NULL || strlcpy_(dst, v, len) >= len)
+	dst[0] = '\0';
+	if (v == NULL)
+		return 0;
+	if (strlcpy_(dst, v, len) >= len) {
 		dst[0] = '\0';
+		return -1;
+	}
+	return 0;
 }
 
 void
@@ -158,14 +165,24 @@ session_request(struct conn *c, struct route *r, const char *target,
 	strlcpy_(q->peer, c->peer, sizeof(q->peer));
 	strlcpy_(q->target, target, sizeof(q->target));
 	strlcpy_(q->ns, ns, sizeof(q->ns));
-	copy_header(&c->req, "X-Forwarded-For", q->xff, sizeof(q->xff));
-	copy_header(&c->req, "X-Forwarded-Proto", q->xfproto,
-	    sizeof(q->xfproto));
-	copy_header(&c->req, "Host", q->host, sizeof(q->host));
-	copy_header(&c->req, "Origin", q->origin, sizeof(q->origin));
+	/* An Origin too long to check must not pass as no Origin at all. */
+	if (copy_header(&c->req, "X-Forwarded-For", q->xff,
+	    sizeof(q->xff)) == -1 || copy_header(&c->req,
+	    "X-Forwarded-Proto", q->xfproto, sizeof(q->xfproto)) == -1 ||
+	    copy_header(&c->req, "Host", q->host, sizeof(q->host)) == -1 ||
+	    copy_header(&c->req, "Origin", q->origin, sizeof(q->origin)) ==
+	    -1) {
+		log_info("conn %u from %s: a header authd checks is too long",
+		    c->id, c->peer);
+		explicit_bzero(bearer, sizeof(bearer));
+		free(q);
+		server_error_json(c, 400, ERR_BAD_REQUEST);
+		return;
+	}
 	if (session_token(c, path_token, bearer, q) == -1)
 		q->token[0] = '\0';
 	explicit_bzero(bearer, sizeof(bearer));
+	conn_forget_head(c);
 	c->state = CONN_AUTH;
 	bufferevent_disable(c->bev, EV_READ);
 	if (worker_ask_authd(c, q) == -1) {

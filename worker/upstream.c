@@ -137,7 +137,6 @@ upclient_start(struct conn *c, struct auth_resp *r, int fd)
 
 	c->state = CONN_UPSTREAM;
 	c->up_ws = 1;
-	c->up_status = 0;
 	if (r->upstream_tls && (ctx = upclient_ctx(r->ca,
 	    r->tls_verify)) == NULL) {
 		close(fd);
@@ -161,8 +160,7 @@ upclient_start(struct conn *c, struct auth_resp *r, int fd)
 		upclient_refuse(c, ERR_INTERNAL_ERROR, "upstream setup failed");
 		return;
 	}
-	if ((c->scratch == NULL && (c->scratch = evbuffer_new()) == NULL) ||
-	    upclient_request(c, r) == -1) {
+	if (upclient_request(c, r) == -1) {
 		upclient_refuse(c, ERR_INTERNAL_ERROR, "upstream setup failed");
 		return;
 	}
@@ -334,9 +332,7 @@ static void
 upclient_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
-	SSL		*ssl = bufferevent_openssl_get_ssl(bev);
-	char		 why[300], tls[256];
-	int		 e = EVUTIL_SOCKET_ERROR();
+	char		 why[300], reason[256];
 
 	if (what & BEV_EVENT_CONNECTED)
 		return;
@@ -344,15 +340,8 @@ upclient_event(struct bufferevent *bev, short what, void *arg)
 		upclient_answer(c, 1);
 		return;
 	}
-	if (ssl != NULL && (bufferevent_get_openssl_error(bev) != 0 ||
-	    SSL_get_verify_result(ssl) != X509_V_OK)) {
-		while (bufferevent_get_openssl_error(bev) != 0)
-			;
-		tlsc_why(ssl, tls, sizeof(tls));
-		snprintf(why, sizeof(why), "upstream TLS: %s", tls);
-	} else
-		snprintf(why, sizeof(why), "upstream: %s", e ? strerror(e) :
-		    "connection failed");
+	snprintf(why, sizeof(why), "upstream%s: %s", tlsc_event_why(bev,
+	    reason, sizeof(reason)) ? " TLS" : "", reason);
 	upclient_refuse(c, ERR_CONNECTION_FAILED, why);
 }
 
@@ -367,6 +356,9 @@ upclient_control(struct conn *c)
 		    c->updec.ctl, c->updec.ctl_len, 1);
 		break;
 	case WS_OP_CLOSE:
+		/* RFC 6455 5.5.1: a close is answered with a close. */
+		ws_close_append(bufferevent_get_output(c->up), WS_CLOSE_NORMAL,
+		    "", 1);
 		c->up_closed = 1;
 		code = c->updec.close_code;
 		if (code == WS_CLOSE_NO_STATUS)
@@ -378,24 +370,25 @@ upclient_control(struct conn *c)
 	}
 }
 
-/* Frames n bytes of scratch for the other side; -1 on failure. */
+/* Frames n bytes of the worker's stage for the other side; -1 on failure. */
 static int
 upclient_frame(struct conn *c, struct evbuffer *out, size_t n, int toward_up)
 {
 	if (toward_up) {
 		c->bytes_in += n;
-		return ws_frame_append(out, WS_OP_BINARY, c->scratch, n, 1);
+		return ws_frame_append(out, WS_OP_BINARY, worker->stage, n, 1);
 	}
 	c->bytes_out += n;
 	if (c->mode == MODE_BASE64)
-		return ws_frame_base64(out, c->scratch, n, 0);
-	return ws_frame_append(out, WS_OP_BINARY, c->scratch, n, 0);
+		return ws_frame_base64(out, worker->stage, n, 0);
+	return ws_frame_append(out, WS_OP_BINARY, worker->stage, n, 0);
 }
 
 /*
- * One direction of the relay: frames are decoded into scratch and framed
- * again for the other side, masked toward the upstream.  Reading stops
- * while the other side holds buffer-size bytes.
+ * One direction of the relay: frames are decoded into the worker's stage
+ * (empty between callbacks) and framed again for the other side, masked
+ * toward the upstream.  No more is decoded than the other side's queue
+ * has room for under buffer-size; reading stops while it is full.
  */
 static void
 upclient_pump(struct conn *c, struct bufferevent *from, struct bufferevent *to,
@@ -403,17 +396,18 @@ upclient_pump(struct conn *c, struct bufferevent *from, struct bufferevent *to,
 {
 	struct evbuffer	*in = bufferevent_get_input(from);
 	struct evbuffer	*out = bufferevent_get_output(to);
-	size_t		 bound = ps->conf->g.buffer_size, n;
+	size_t		 bound = ps->conf->g.buffer_size, queued, n;
 	enum ws_result	 res;
 
 	while (c->state == CONN_RELAY) {
-		if (evbuffer_get_length(out) >= bound) {
+		if ((queued = evbuffer_get_length(out)) >= bound) {
 			bufferevent_disable(from, EV_READ);
 			return;
 		}
-		res = ws_decode(dec, in, c->scratch, bound);
-		if ((n = evbuffer_get_length(c->scratch)) > 0 &&
+		res = ws_decode(dec, in, worker->stage, bound - queued);
+		if ((n = evbuffer_get_length(worker->stage)) > 0 &&
 		    upclient_frame(c, out, n, toward_up) == -1) {
+			evbuffer_drain(worker->stage, n);
 			session_end(c, WS_CLOSE_INTERNAL, "framing failed");
 			return;
 		}

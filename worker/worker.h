@@ -61,6 +61,7 @@ struct conn {
 	char			 pattern[PATTERN_LEN];
 	enum error_style	 errors;
 	char			*head;
+	size_t			 headlen;
 	struct http_req		 req;
 	char			 accept[WS_ACCEPT_LEN + 1];
 	enum ws_mode		 mode;
@@ -84,12 +85,10 @@ struct conn {
 	/* A WebSocket upstream (Prism, KubeVirt). */
 	int			 up_ws;
 	int			 up_retried;	/* credentials renewed once */
-	int			 up_closed;	/* close frame sent or seen */
-	int			 up_status;	/* of a refusal being read */
+	int			 up_closed;	/* close frame sent */
 	char			 up_accept[WS_ACCEPT_LEN + 1];
 	char			 up_protocol[64];
 	struct ws_decoder	 updec;
-	struct evbuffer		*scratch;	/* payload between framings */
 	struct stats_series	*series;	/* counted there while live */
 };
 
@@ -126,6 +125,7 @@ SSL_CTX		*tls_server_ctx(struct conf *, struct conf_listen *);
 /* server.c */
 void		 server_accept(struct wlistener *, int, struct sockaddr *, int);
 void		 conn_free(struct conn *);
+void		 conn_forget_head(struct conn *);
 void		 conn_close_after_write(struct conn *);
 void		 server_write_head(struct conn *, int, const char *,
 		    const char *, size_t, int);

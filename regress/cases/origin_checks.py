@@ -57,6 +57,17 @@ def cases(t, keys, k1, held):
 		lt.expect_refused(t, what, path(keys, k1, what), "UNAUTHORIZED",
 		    headers={"Origin": origin})
 
+	# An Origin too long to copy for authd is refused, never dropped:
+	# dropped, it would read as "no Origin" and pass.
+	mark = t.mark()
+	r = lt.attempt(t, path(keys, k1, "long origin"), headers={"Origin":
+	    "http://" + "a" * 300 + ".evil.example"})
+	t.expect(r.status == 400 and r.code == "BAD_REQUEST",
+	    f"a 320-byte Origin: HTTP {r.status} {r.code}, want 400 "
+	    "BAD_REQUEST")
+	t.expect(not t.log_matches(r"\bauthd: decision\b", since=mark),
+	    "a request with an Origin too long to check reached authd")
+
 	# A trusted proxy terminates TLS: https is the scheme to match.
 	fwd = {"X-Forwarded-Proto": "https", "X-Forwarded-For": XFF}
 	s = lt.rfb_session(t, path(keys, k1, "proxy https"),

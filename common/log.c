@@ -83,8 +83,11 @@ log_vwrite(int pri, const char *fmt, va_list ap, const char *suffix)
 		n = snprintf(line, sizeof(line), "%s%s%s: %s%s%s\n",
 		    log_topipe ? "<" : "", log_topipe ? prio[pri & 7] : "",
 		    log_proc, msg, suffix ? ": " : "", suffix ? suffix : "");
-		if (n > (int)sizeof(line))
-			n = sizeof(line);
+		/* A cut line still ends in a newline, and holds no NUL. */
+		if (n >= (int)sizeof(line)) {
+			n = sizeof(line) - 1;
+			line[n - 1] = '\n';
+		}
 		if (write(STDERR_FILENO, line, n) == -1)
 			(void)0;
 	} else

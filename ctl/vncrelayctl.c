@@ -65,6 +65,15 @@ print_value(const char *key, json_t *v, int indent)
 }
 
 /* show sessions, for people: one line a session, the rest as usual. */
+/* A string field of e, or "-" when the daemon sent none. */
+static const char *
+field(json_t *e, const char *key)
+{
+	const char	*v = json_string_value(json_object_get(e, key));
+
+	return v ? v : "-";
+}
+
 static void
 print_sessions(json_t *j)
 {
@@ -84,11 +93,8 @@ print_sessions(json_t *j)
 			strcpy(since, "-");
 		printf("%-10lld %-8s %-16s %-20s %-12s %-12s %-20s %12lld %12lld\n",
 		    (long long)json_integer_value(json_object_get(e, "id")),
-		    json_string_value(json_object_get(e, "worker")),
-		    json_string_value(json_object_get(e, "client")),
-		    json_string_value(json_object_get(e, "route")),
-		    json_string_value(json_object_get(e, "target")),
-		    json_string_value(json_object_get(e, "user")), since,
+		    field(e, "worker"), field(e, "client"), field(e, "route"),
+		    field(e, "target"), field(e, "user"), since,
 		    (long long)json_integer_value(json_object_get(e, "bytes_in")),
 		    (long long)json_integer_value(json_object_get(e,
 		    "bytes_out")));

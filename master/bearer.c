@@ -67,7 +67,8 @@ bearer_read(const char *path, size_t *len)
 	ssize_t		 n;
 	int		 fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	/* Non-blocking: a FIFO at the path must not hang the master. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
 		return NULL;
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    st.st_size > BEARER_MAX || (buf = malloc(st.st_size + 1)) ==
@@ -87,24 +88,45 @@ bearer_read(const char *path, size_t *len)
 	return buf;
 }
 
+/* Whether data holds anything but whitespace. */
+static int
+bearer_nonblank(const uint8_t *data, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++)
+		if (data[i] > ' ')
+			return 1;
+	return 0;
+}
+
 /*
  * Replaces the token that k's blob holds and tells authd.  When authd
  * asked (force), it is told even when nothing changed: it waits for the
- * answer before it tries again.
+ * answer before it tries again.  A file caught empty (truncated, then
+ * written) keeps the old token.  Returns -1 when the file could not be
+ * read, so that the next look tries again.
  */
-static void
+static int
 bearer_update(struct kubevirt *k, int force)
 {
 	struct blob	*b;
 	uint8_t		*data;
 	size_t		 len;
+	int		 rv = 0;
 
 	if ((b = conf_blob_find(master->conf, BLOB_BEARER, 0, k->c.name)) ==
 	    NULL)
-		return;
-	if ((data = bearer_read(k->c.token_file, &len)) == NULL)
+		return 0;
+	if ((data = bearer_read(k->c.token_file, &len)) == NULL) {
 		log_warn("kubevirt %s: %s", k->c.name, k->c.token_file);
-	else if (len == b->len && memcmp(data, b->data, len) == 0) {
+		rv = -1;
+	} else if (!bearer_nonblank(data, len)) {
+		log_warnx("kubevirt %s: %s holds no token: keeping the old "
+		    "one", k->c.name, k->c.token_file);
+		free(data);
+		rv = -1;
+	} else if (len == b->len && memcmp(data, b->data, len) == 0) {
 		explicit_bzero(data, len);
 		free(data);
 	} else {
@@ -118,6 +140,7 @@ bearer_update(struct kubevirt *k, int force)
 	if (force && child_alive(&master->authd))
 		ipc_sendv(master->authd.ipc, IMSG_BEARER, 0, -1, &b->c,
 		    sizeof(b->c), b->data, b->len);
+	return rv;
 }
 
 static void
@@ -134,13 +157,13 @@ bearer_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	TAILQ_FOREACH(k, &master->conf->kubevirts, entry) {
 		if ((s = bearer_seen_find(k->c.name)) == NULL ||
-		    stat(k->c.token_file, &st) == -1 || bearer_same(s, &st))
+		    stat(k->c.token_file, &st) == -1 || bearer_same(s, &st) ||
+		    bearer_update(k, 0) == -1)
 			continue;
 		s->dev = st.st_dev;
 		s->ino = st.st_ino;
 		s->size = st.st_size;
 		s->mtime = st.st_mtim;
-		bearer_update(k, 0);
 	}
 }
 

@@ -139,9 +139,10 @@ child_spawn(struct child *ch)
 		fatalx("cannot set up the channel to %s", ch->name);
 	log_info("started %s pid=%d", ch->name, pid);
 	child_send_conf(ch, master->conf);
+	/* Channels first: the used tokens may fill the queue. */
+	child_channel(ch);
 	if (ch->type == PROC_AUTHD)
 		remember_send(ch);
-	child_channel(ch);
 }
 
 static void
@@ -224,12 +225,11 @@ child_gone(struct child *ch, int status)
 	}
 	metrics_child_start(ch);
 	control_child_gone(ch);
-	/* A pending reload no longer waits for this child. */
+	/* A pending reload no longer waits for this child, if it did. */
 	if (master->pending && ch->gen_sent == master->pending->gen &&
-	    master->waiting > 0) {
-		ch->gen_sent = 0;
+	    ch->gen_acked != master->pending->gen && master->waiting > 0)
 		master->waiting--;
-	}
+	ch->gen_sent = ch->gen_acked = 0;
 	if (!master->shutting_down && !ch->retiring)
 		child_schedule(ch);
 	master_maybe_exit();

@@ -345,6 +345,18 @@ ctl_kill(struct ctlconn *cc, const char *arg)
 	    "result", "kill requested"));
 }
 
+/* A TTL: 1 to 9 decimal digits, more than zero. */
+static int
+ctl_seconds(const char *s, int32_t *out)
+{
+	size_t	 n = strspn(s, "0123456789");
+
+	if (n == 0 || n > 9 || s[n] != '\0' || atoi(s) == 0)
+		return -1;
+	*out = atoi(s);
+	return 0;
+}
+
 static void
 ctl_token(struct ctlconn *cc, char **av, int ac)
 {
@@ -357,15 +369,23 @@ ctl_token(struct ctlconn *cc, char **av, int ac)
 		    "authd is not running");
 		return;
 	}
-	strlcpy_(ct.target, av[1], sizeof(ct.target));
-	for (i = 2; i + 1 < ac; i += 2) {
-		if (strcmp(av[i], "-t") == 0)
-			ct.ttl = atoi(av[i + 1]);
-		else if (strcmp(av[i], "-u") == 0)
-			strlcpy_(ct.user, av[i + 1], sizeof(ct.user));
+	/* Nothing is cut short or guessed: a bad word is an error. */
+	if (strlcpy_(ct.target, av[1], sizeof(ct.target)) >=
+	    sizeof(ct.target)) {
+		ctl_error(cc, "target name too long");
+		return;
 	}
-	if (i != ac || ct.ttl < 0) {
-		ctl_error(cc, "usage: token TARGET [-t ttl] [-u user]");
+	for (i = 2; i + 1 < ac; i += 2) {
+		if (strcmp(av[i], "-t") == 0 && ctl_seconds(av[i + 1],
+		    &ct.ttl) == 0)
+			continue;
+		if (strcmp(av[i], "-u") == 0 && strlcpy_(ct.user, av[i + 1],
+		    sizeof(ct.user)) < sizeof(ct.user))
+			continue;
+		break;
+	}
+	if (i != ac) {
+		ctl_error(cc, "usage: token TARGET [-t seconds] [-u user]");
 		return;
 	}
 	ct.id = cc->id;

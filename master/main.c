@@ -167,6 +167,13 @@ void
 master_dispatch_ack(struct child *ch, uint32_t gen)
 {
 	if (master->pending && gen == master->pending->gen) {
+		/* Each child that was sent it counts once. */
+		if (ch->gen_sent != gen || ch->gen_acked == gen) {
+			log_warnx("%s: acknowledged configuration %u twice or "
+			    "unasked", ch->name, gen);
+			return;
+		}
+		ch->gen_acked = gen;
 		if (--master->waiting == 0)
 			master_commit();
 		return;
@@ -194,7 +201,7 @@ master_reload(void)
 		conf_free(nc);
 		return;
 	}
-	nc->gen = master->conf->gen + 1;
+	nc->gen = ++master->last_gen;
 	master->pending = nc;
 	master->waiting = 0;
 	if (child_alive(&master->authd)) {
@@ -318,7 +325,7 @@ master_logpipe_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	len += n;
 	buf[len] = '\0';
-	while ((nl = strchr(buf, '\n')) != NULL || len == sizeof(buf) - 1) {
+	while ((nl = memchr(buf, '\n', len)) != NULL || len == sizeof(buf) - 1) {
 		if (nl)
 			*nl = '\0';
 		line = buf;
@@ -328,6 +335,9 @@ master_logpipe_read(evutil_socket_t fd, short what, void *arg)
 			pri = line[1] - '0';
 			line += 3;
 		}
+		/* No child may page the whole machine (LOG_EMERG, LOG_ALERT). */
+		if (pri < LOG_CRIT)
+			pri = LOG_CRIT;
 		syslog(pri, "%s", line);
 		n = nl ? nl + 1 - buf : (ssize_t)len;
 		memmove(buf, buf + n, len - n);
@@ -502,7 +512,7 @@ main(int argc, char *argv[])
 		exit(1);
 	}
 	master->self[n] = '\0';
-	master->conf->gen = 1;
+	master->conf->gen = master->last_gen = 1;
 	log_init(debug, verbose);
 	log_procname("master");
 	if (!debug && daemon(0, 0) == -1)

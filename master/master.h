@@ -19,6 +19,7 @@ struct child {
 	struct ipc		*ipc;
 	uint32_t		 gen;		/* configuration it runs */
 	uint32_t		 gen_sent;	/* configuration it was sent */
+	uint32_t		 gen_acked;	/* ... and acknowledged */
 	int			 ready;
 	int			 retiring;	/* asked to stop; not restarted */
 	int			 crashes;
@@ -41,6 +42,7 @@ struct master {
 	int			 shutting_down;
 	int			 nworkers;	/* slots in use */
 	int			 waiting;	/* acks for pending */
+	uint32_t		 last_gen;	/* never reused, aborted or not */
 	struct child		 authd;
 	struct child		 workers[MAX_WORKERS];
 	struct event		*ev_reload_timeout;

@@ -768,6 +768,9 @@ parse_kubevirt(struct conf *c, cfg_t *sec, const char *file)
 		return parse_fail(file, "kubevirt %s: cannot resolve host %s",
 		    name, k->c.host);
 	COPY(k->c.namespace, cfg_getstr(sec, "namespace"), "namespace");
+	if (!dns_label_ok(k->c.namespace))
+		return parse_fail(file, "kubevirt %s: namespace %s is not a "
+		    "DNS label", name, k->c.namespace);
 	COPY(k->c.api_version, cfg_getstr(sec, "api-version"), "api-version");
 	COPY(k->c.token_file, cfg_getstr(sec, "token-file"), "token-file");
 	k->c.preserve_session = cfg_getbool(sec, "preserve-session");

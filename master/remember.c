@@ -52,12 +52,17 @@ remember_add(struct replay_note *n)
 void
 remember_send(struct child *authd)
 {
-	size_t	 i;
+	size_t	 i, sent = 0;
 
 	remember_expire();
 	for (i = 0; i < nnotes; i++)
-		ipc_send(authd->ipc, IMSG_REPLAY_NOTE, 0, -1, &notes[i],
-		    sizeof(notes[i]));
-	if (nnotes)
-		log_info("gave authd %zu used tokens to refuse", nnotes);
+		if (ipc_send(authd->ipc, IMSG_REPLAY_NOTE, 0, -1, &notes[i],
+		    sizeof(notes[i])) == 0)
+			sent++;
+	if (sent)
+		log_info("gave authd %zu used tokens to refuse", sent);
+	if (sent < nnotes)
+		log_warnx("could not give authd %zu used tokens: a restarted "
+		    "authd may accept them again until they expire",
+		    nnotes - sent);
 }

@@ -163,6 +163,15 @@ async def scenario(t, peer_port):
 	t.expect("VM_NOT_FOUND" in msg, f"token nosuchvm: {msg!r}")
 	msg = await blocking(lib_ctl.ctl_refused, t, "token")
 	t.expect("usage" in msg, f"token without target: {msg!r}")
+	# Words that make no sense are refused, not guessed at.
+	for words in (("-t", "abc"), ("-t", "0"), ("-t", "-5"),
+	    ("-x", "1"), ("-u", "u" * 200)):
+		msg = await blocking(lib_ctl.ctl_refused, t, "token", "vm",
+		    *words)
+		t.expect("usage" in msg, f"token vm {' '.join(words)[:40]}: "
+		    f"{msg!r}")
+	msg = await blocking(lib_ctl.ctl_refused, t, "token", "v" * 300)
+	t.expect("too long" in msg, f"token with a 300-byte target: {msg!r}")
 
 	# Session A through the url's path, session B through the route.
 	mark = t.mark()

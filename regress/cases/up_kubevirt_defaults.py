@@ -1,7 +1,8 @@
 # A kubevirt section takes its defaults from a pod's environment: the API
 # server from KUBERNETES_SERVICE_HOST/PORT, the token and CA from the
 # service account's files.  Outside a pod, a missing api-url is an error
-# that says so; a missing token file is named.
+# that says so; a missing token file is named; a namespace that cannot be
+# one is refused.
 
 import subprocess
 
@@ -48,6 +49,11 @@ def run(t):
 	    f'"https://127.0.0.1:6443" ca-file = "{ca}" }}', pod)
 	t.expect(rc == 1 and SA + "/token" in out,
 	    f"without the service account's token file: exit {rc}: {out}")
+
+	rc, out = check(t, "badns", f'kubevirt "kv" {{ {files} namespace = '
+	    '"Bad_NS" }', pod)
+	t.expect(rc == 1 and "not a DNS label" in out,
+	    f"a namespace that is no DNS label: exit {rc}: {out}")
 
 	rc, out = check(t, "badurl", 'kubevirt "kv" { api-url = '
 	    f'"ftp://127.0.0.1" {files} }}', pod)

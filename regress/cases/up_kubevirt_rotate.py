@@ -4,7 +4,8 @@
 # only the new token.  The master logs "kubevirt kv: token file changed";
 # the next console opens with the new token (the mock refused nothing
 # meanwhile), and the mock refuses the old token (401) while it takes the
-# new one.  A second rotation works the same.  No log holds either token.
+# new one.  A second rotation works the same.  A token file caught empty
+# keeps the old token.  No log holds either token.
 
 import os
 import secrets
@@ -76,5 +77,17 @@ def run(t):
 		st = bearer_status(mock, new)
 		t.expect(st == 404, f"rotation {i}: the new token got {st} "
 		    "from the mock, want 404 (unknown VMI)")
+
+	# Caught between truncate and write, the file is empty: the master
+	# keeps the token it has, so the same token written back is no
+	# change, and the console opens.
+	mark = t.mark()
+	lu.rewrite(tokfile, "")
+	t.wait_log(r"\bmaster: kubevirt kv: \S+ holds no token: keeping the "
+	    r"old one", since=mark, timeout=20)
+	lu.rewrite(tokfile, tokens[2])
+	console("after an empty token file")
+	t.expect(not t.log_matches(r"\bkubevirt kv: token file changed",
+	    since=mark), "an empty token file replaced the token")
 
 	lu.check_no_secrets(t, sec, [mock])

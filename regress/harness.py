@@ -578,6 +578,14 @@ class Case:
 
 	# -- HTTP ------------------------------------------------------------
 
+	def expect_page(self, path="/console.html"):
+		"""The workers serve a static page: 200 and text/html."""
+		r = self.http_get(path)
+		ctype = r.headers.get("content-type", "")
+		self.expect(r.status == 200 and ctype.startswith("text/html"),
+		    f"GET {path}: {r.status} {ctype}, want 200 text/html")
+		return r
+
 	def http_get(self, path, port=None, host="127.0.0.1", tls=False,
 	    headers=None, timeout=10):
 		"""One GET; returns a Response or fails the case."""

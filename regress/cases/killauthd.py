@@ -117,7 +117,6 @@ def run(t):
 		    held)
 		for s in held:
 			s.echo()
-		r = t.http_get("/")
-		t.expect(100 <= r.status <= 599, f"odd status {r.status}")
+		t.expect_page()
 	finally:
 		lt.close_all(held)

@@ -27,6 +27,5 @@ def run(t):
 
 	t.expect(t.workers() == before, f"workers {before} -> {t.workers()}")
 	t.expect(t.authd() == authd, f"authd {authd} -> {t.authd()}")
-	r = t.http_get("/")
-	t.expect(100 <= r.status <= 599, f"odd status {r.status}")
+	t.expect_page()
 	t.expect(t.workers() == before, f"workers {before} -> {t.workers()}")

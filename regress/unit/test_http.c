@@ -11,25 +11,11 @@
 #include <time.h>
 
 #include "http.h"
+#include "tap.h"
 
-static int		ntest, nfail;
 static struct http_req	req;
 static char		head[16384];
 
-static void
-ok(int cond, const char *fmt, ...)
-{
-	va_list	ap;
-
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%s %d - ", cond ? "ok" : "not ok", ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
 
 static int
 streq(const char *a, const char *b)
@@ -487,6 +473,5 @@ main(void)
 	test_cookie();
 	test_mime();
 	test_date();
-	printf("%d tests, %d failed\n", ntest, nfail);
-	return nfail != 0;
+	return tap_done();
 }

@@ -18,28 +18,13 @@
 #include "vncrelayd.h"
 #include "token.h"
 #include "authd_limits.h"
+#include "tap.h"
 
 #define NOW		1700000000.0
 
-static int		 ntests, nfailed;
 static double		 vnow = NOW;
 static int		 vskew, vmaxlife;
 static struct token_keys keys = TAILQ_HEAD_INITIALIZER(keys);
-
-static void __attribute__((format(printf, 2, 3)))
-ok(int cond, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	ntests++;
-	if (!cond)
-		nfailed++;
-	printf("%s %d - ", cond ? "ok" : "not ok", ntests);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
 
 static const char *
 err_str(enum err_code e)
@@ -560,6 +545,5 @@ main(int argc, char *argv[])
 		token_key_clear(k);
 		free(k);
 	}
-	printf("%d tests, %d failed\n", ntests, nfailed);
-	return (nfailed != 0);
+	return tap_done();
 }

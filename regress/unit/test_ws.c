@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 
 #include "ws.h"
+#include "tap.h"
 
 #define FIN		0x80
 #define NOLIMIT		((size_t)-1)
@@ -23,7 +24,6 @@
 
 static const uint8_t key[4] = { 0x37, 0xfa, 0x21, 0x3d };	/* RFC 6455 */
 
-static int	ntest, nfail;
 
 struct sink {
 	struct evbuffer	*out;
@@ -35,20 +35,6 @@ struct sink {
 	int		 nfull;
 };
 
-static void
-ok(int cond, const char *fmt, ...)
-{
-	va_list	ap;
-
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%s %d - ", cond ? "ok" : "not ok", ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
 
 /* A small deterministic generator, so that a failure can be replayed. */
 static uint64_t
@@ -1052,6 +1038,5 @@ main(void)
 	test_interleaved();
 	test_encoders();
 	test_garbage();
-	printf("%d tests, %d failed\n", ntest, nfail);
-	return nfail != 0;
+	return tap_done();
 }

@@ -437,10 +437,16 @@ async def rfb_handshake(s):
 	    "shift": (rs, gs, bs), "name": name}
 
 
-async def rfb_full_update(s, si, max_rects=10000):
+async def rfb_full_update(s, si, max_rects=10000, resize=False):
 	"""Ask for a non-incremental update of the whole screen in Raw
-	encoding and read it; returns a list of (x, y, w, h, pixels)."""
-	await s.write(struct.pack("!BxHi", 2, 1, 0))	# SetEncodings: Raw
+	encoding and read it; returns a list of (x, y, w, h, pixels).
+	With resize, the client also announces DesktopSize (-223), so a
+	server whose screen changes size (a PC's firmware switching video
+	modes) says so; si then takes the new size, and that rectangle is
+	not in the list."""
+	encodings = [0, -223] if resize else [0]
+	await s.write(struct.pack(f"!BxH{len(encodings)}i", 2,
+	    len(encodings), *encodings))		# SetEncodings
 	await s.write(struct.pack("!BBHHHH", 3, 0, 0, 0, si["width"],
 	    si["height"]))				# FramebufferUpdateRequest
 	for _ in range(100):
@@ -463,9 +469,12 @@ async def rfb_full_update(s, si, max_rects=10000):
 	bypp = si["bpp"] // 8
 	for _ in range(min(count, max_rects)):
 		x, y, w, h, enc = struct.unpack("!HHHHi", await s.read(12))
+		if enc == -223 and resize:
+			si["width"], si["height"] = w, h
+			continue
 		if enc != 0:
 			raise Failure(f"rectangle encoding {enc}, "
-			    "asked for Raw only")
+			    f"asked for {encodings} only")
 		rects.append((x, y, w, h, await s.read(w * h * bypp, 60)))
 	return rects
 

@@ -1,7 +1,8 @@
 # A client over wss:// reaches QEMU's own VNC server (a diskless PC that
 # shows its firmware screen) through vncrelayd: the RFB handshake reaches
 # ServerInit with QEMU's name for the machine, and the screen, asked for
-# again until the firmware has drawn, is not blank.
+# again until the firmware has drawn, is not blank. The client follows
+# the firmware's mode switches through DesktopSize.
 
 import asyncio
 import os
@@ -31,12 +32,16 @@ async def client(t, uri, ca):
 		    f"subprotocol {ws.subprotocol!r}, want binary")
 		s = lib_relay.WSStream(ws)
 		si = await lib_relay.rfb_handshake(s)
-		# The firmware may not have drawn yet: ask again, a bounded
-		# number of times, until two colours show.
+		# The firmware may not have drawn yet, and it switches video
+		# modes while it starts: ask again, a bounded number of times,
+		# until a whole screen of the current size shows two colours.
 		for _ in range(60):
-			rects = await lib_relay.rfb_full_update(s, si)
+			rects = await lib_relay.rfb_full_update(s, si,
+			    resize=True)
 			colours = lib_relay.pixel_counts(si, rects)
-			if len(colours) >= 2:
+			area = sum(w * h for _, _, w, h, _ in rects)
+			if (len(colours) >= 2 and
+			    area == si["width"] * si["height"]):
 				break
 			await asyncio.sleep(0.5)
 		await ws.close()

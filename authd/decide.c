@@ -281,9 +281,25 @@ decide_connect(struct pending *p, const char *host, uint16_t port)
 static enum err_code
 decide_target(struct pending *p, struct route *r, struct target **t)
 {
+	char	 host[INET6_ADDRSTRLEN];
+	size_t	 i;
+
 	*t = NULL;
-	/* A WebSocket upstream knows its own consoles (404 from it). */
-	if (r->c.backend == BACKEND_PRISM || r->c.backend == BACKEND_KUBEVIRT)
+	/*
+	 * A WebSocket upstream knows its own consoles (404 from it).  A VM
+	 * UUID is counted in lower case, the way Prism spells it, so that
+	 * spellings of one VM share its limit; the worker checked it, but
+	 * authd trusts no worker.
+	 */
+	if (r->c.backend == BACKEND_PRISM) {
+		if (!uuid_valid(p->req.target))
+			return ERR_BAD_REQUEST;
+		for (i = 0; p->req.target[i] != '\0'; i++)
+			p->req.target[i] =
+			    tolower((unsigned char)p->req.target[i]);
+		return ERR_NONE;
+	}
+	if (r->c.backend == BACKEND_KUBEVIRT)
 		return ERR_NONE;
 	if (r->c.backend == BACKEND_NETWORK) {
 		if (!is_literal(p->req.target)) {
@@ -295,6 +311,10 @@ decide_target(struct pending *p, struct route *r, struct target **t)
 			    "%s", p->req.target, r->c.pattern);
 			return ERR_UNAUTHORIZED;
 		}
+		/* One host, one spelling: for the limits and the log. */
+		if (addr_canonical(p->req.target, host, sizeof(host)) == -1)
+			return ERR_UNAUTHORIZED;
+		strlcpy_(p->req.target, host, sizeof(p->req.target));
 		return ERR_NONE;
 	}
 	if ((*t = conf_target_find(ps->conf, p->req.target)) == NULL)

@@ -498,19 +498,12 @@ prism_start(struct pending *p)
 {
 	struct prism	*pr = conf_prism_find(ps->conf, p->upstream);
 	struct pstate	*s;
-	size_t		 i;
 
 	if (pr == NULL) {
 		authd_reply(p, ERR_INTERNAL_ERROR);
 		return;
 	}
-	/* The worker checked; authd trusts no worker. */
-	if (!uuid_valid(p->req.target)) {
-		authd_reply(p, ERR_BAD_REQUEST);
-		return;
-	}
-	for (i = 0; p->req.target[i]; i++)
-		p->req.target[i] = tolower((unsigned char)p->req.target[i]);
+	/* decide_target() checked the UUID and put it in lower case. */
 	s = prism_state(pr->c.name);
 	if (s->cookie[0] != '\0' && prism_now() - s->cookie_at <
 	    pr->c.session_ttl) {

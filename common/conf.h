@@ -85,6 +85,7 @@ struct kubevirt	*conf_kubevirt_find(struct conf *, const char *);
 int		 cidr_parse(const char *, struct cidr *);
 int		 cidr_match(const struct cidr *, int, const void *);
 int		 addr_in_nets(const char *, const struct cidr *, int);
+int		 addr_canonical(const char *, char *, size_t);
 int		 listen_parse(const char *, struct sockaddr_storage *,
 		    socklen_t *);
 size_t		 strlcpy_(char *, const char *, size_t);

@@ -119,6 +119,28 @@ cidr_match(const struct cidr *c, int af, const void *addr)
 }
 
 /*
+ * A literal address into af and a, an IPv4-mapped IPv6 address taken as
+ * the IPv4 address it maps: one host, one spelling for every check.
+ */
+static int
+addr_literal(const char *s, int *af, uint8_t a[16])
+{
+	static const uint8_t mapped[12] = { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
+
+	if (inet_pton(AF_INET, s, a) == 1)
+		*af = AF_INET;
+	else if (inet_pton(AF_INET6, s, a) == 1) {
+		*af = AF_INET6;
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			memmove(a, a + 12, 4);
+			*af = AF_INET;
+		}
+	} else
+		return -1;
+	return 0;
+}
+
+/*
  * Is the literal address s inside one of the networks?  Only canonical
  * literals count: inet_pton refuses octal, short and hex IPv4 forms, and
  * an IPv4-mapped IPv6 address is compared as the IPv4 address it is, so
@@ -129,21 +151,29 @@ addr_in_nets(const char *s, const struct cidr *nets, int n)
 {
 	uint8_t		 a[16];
 	int		 af, i;
-	static const uint8_t mapped[12] = { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
 
-	if (inet_pton(AF_INET, s, a) == 1)
-		af = AF_INET;
-	else if (inet_pton(AF_INET6, s, a) == 1) {
-		af = AF_INET6;
-		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
-			memmove(a, a + 12, 4);
-			af = AF_INET;
-		}
-	} else
+	if (addr_literal(s, &af, a) == -1)
 		return 0;
 	for (i = 0; i < n; i++)
 		if (cidr_match(&nets[i], af, a))
 			return 1;
+	return 0;
+}
+
+/*
+ * The one spelling of a literal address (inet_ntop's, IPv4 for a mapped
+ * address), so that limits and logs count one host once: -1 when s is
+ * not a literal address.
+ */
+int
+addr_canonical(const char *s, char *out, size_t len)
+{
+	uint8_t		 a[16];
+	int		 af;
+
+	if (addr_literal(s, &af, a) == -1 ||
+	    inet_ntop(af, a, out, len) == NULL)
+		return -1;
 	return 0;
 }
 

@@ -245,7 +245,7 @@ enum imsg_type {
 	IMSG_SESSION_END,	/* w->a */
 	IMSG_STATS,		/* w->m */
 	IMSG_CTL_TOKEN,		/* m->a, a->m */
-	IMSG_CTL_KILL,		/* m->w */
+	IMSG_CTL_KILL,		/* m->w: peerid = request; uint32_t session */
 	IMSG_CTL_VERBOSE,	/* m->c: int */
 	IMSG_WORKER_BAD,	/* a->m: peerid = worker that misbehaved */
 	IMSG_CONNECT_UNIX,	/* a->m: path; m->a: + connected socket */
@@ -259,6 +259,7 @@ enum imsg_type {
 	IMSG_STATS_AUTHD,	/* a->m: struct authd_stats */
 	IMSG_CTL_SESSIONS,	/* m->w: peerid = request */
 	IMSG_SESSION_LIST,	/* w->m: peerid = request; a batch */
+	IMSG_CTL_KILLED,	/* w->m: peerid = request; struct kill_result */
 	IMSG_MAX
 };
 
@@ -440,6 +441,12 @@ struct session_info {
 	int64_t		 since;			/* seconds since the epoch */
 	uint64_t	 bytes_in;
 	uint64_t	 bytes_out;
+};
+
+/* A worker's answer to IMSG_CTL_KILL. */
+struct kill_result {
+	uint32_t	 session;
+	int32_t		 found;		/* 1: it is ending; 0: no such session */
 };
 
 /* Worker to master: then n session_info; the last batch says so. */

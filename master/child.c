@@ -358,6 +358,10 @@ master_dispatch_child(struct ipc *ipc, struct ipc_msg *m, void *arg)
 		if (ch->type != PROC_WORKER || control_session_list(ch, m) == -1)
 			break;
 		return 0;
+	case IMSG_CTL_KILLED:
+		if (ch->type != PROC_WORKER || control_killed(ch, m) == -1)
+			break;
+		return 0;
 	default:
 		break;
 	}

@@ -40,6 +40,9 @@ struct ctlconn {
 	json_t			*sessions;
 	int			 truncated;
 	struct event		*ev_gather;
+	/* kill session: the worker yet to answer (-1: none), the session */
+	int			 kill_worker;
+	uint32_t		 kill_session;
 };
 
 static TAILQ_HEAD(, ctlconn) ctlconns = TAILQ_HEAD_INITIALIZER(ctlconns);
@@ -192,12 +195,34 @@ ctl_sessions_done(struct ctlconn *cc)
 	    cc->truncated, "missing", missing));
 }
 
+/* The worker's answer to kill session, or -1 when there was none. */
+static void
+ctl_killed(struct ctlconn *cc, int found)
+{
+	json_int_t	 id = cc->kill_session;
+
+	cc->kill_worker = -1;
+	evtimer_del(cc->ev_gather);
+	if (found == 1)
+		ctl_reply(cc, json_pack("{s:I,s:s}", "session", id, "result",
+		    "killed"));
+	else if (found == 0)
+		ctl_error(cc, "no such session");
+	else
+		ctl_error(cc, "the session's worker did not answer");
+}
+
 static void
 ctl_gather_timeout(evutil_socket_t fd, short what, void *arg)
 {
+	struct ctlconn	*cc = arg;
+
 	(void)fd;
 	(void)what;
-	ctl_sessions_done(arg);
+	if (cc->kill_worker != -1)
+		ctl_killed(cc, -1);
+	else
+		ctl_sessions_done(cc);
 }
 
 /*
@@ -212,7 +237,6 @@ ctl_sessions(struct ctlconn *cc)
 	int		 i;
 
 	cc->sessions = json_array();
-	cc->ev_gather = evtimer_new(master->base, ctl_gather_timeout, cc);
 	if (cc->sessions == NULL || cc->ev_gather == NULL) {
 		ctl_error(cc, "out of memory");
 		return;
@@ -279,6 +303,27 @@ control_session_list(struct child *ch, struct ipc_msg *m)
 	return 0;
 }
 
+/* IMSG_CTL_KILLED; -1 if malformed. */
+int
+control_killed(struct child *ch, struct ipc_msg *m)
+{
+	struct kill_result	 kr;
+	struct ctlconn		*cc;
+
+	if (m->hdr.len != sizeof(kr))
+		return -1;
+	memcpy(&kr, m->data, sizeof(kr));
+	if ((int)(kr.session >> 24) != ch->id || (kr.found != 0 &&
+	    kr.found != 1))
+		return -1;
+	/* An answer after the time was up finds nobody waiting. */
+	if ((cc = ctl_find(m->hdr.peerid)) == NULL || cc->kill_worker !=
+	    ch->id || cc->kill_session != kr.session)
+		return 0;
+	ctl_killed(cc, kr.found);
+	return 0;
+}
+
 /* A worker that died answers no more. */
 void
 control_child_gone(struct child *ch)
@@ -289,6 +334,10 @@ control_child_gone(struct child *ch)
 		return;
 	for (cc = TAILQ_FIRST(&ctlconns); cc != NULL; cc = next) {
 		next = TAILQ_NEXT(cc, entry);
+		if (cc->kill_worker == ch->id) {
+			ctl_killed(cc, -1);
+			continue;
+		}
 		if (cc->sessions == NULL || !(cc->waiting & (1ULL << ch->id)))
 			continue;
 		cc->waiting &= ~(1ULL << ch->id);
@@ -327,22 +376,35 @@ ctl_verbose(struct ctlconn *cc, int v)
 	ctl_reply(cc, json_pack("{s:s}", "log", v ? "verbose" : "brief"));
 }
 
+/*
+ * kill session: the session's id names its worker, which answers whether
+ * it had the session; the reply waits for that, CTL_GATHER_SECONDS at
+ * most.
+ */
 static void
 ctl_kill(struct ctlconn *cc, const char *arg)
 {
+	struct child	*ch;
 	char		*end;
 	unsigned long	 id = strtoul(arg, &end, 10);
+	uint32_t	 sid = (uint32_t)id;
 	int		 w = (int)(id >> 24);
 
-	if (*arg == '\0' || *end != '\0' || id > UINT32_MAX ||
-	    w >= master->nworkers || !child_alive(&master->workers[w])) {
+	if (*arg < '0' || *arg > '9' || *end != '\0' || id > UINT32_MAX ||
+	    w >= master->nworkers) {
 		ctl_error(cc, "no such session");
 		return;
 	}
-	ipc_send(master->workers[w].ipc, IMSG_CTL_KILL, (uint32_t)id, -1, NULL,
-	    0);
-	ctl_reply(cc, json_pack("{s:I,s:s}", "session", (json_int_t)id,
-	    "result", "kill requested"));
+	ch = &master->workers[w];
+	if (!child_alive(ch) || ch->ipc == NULL || ipc_send(ch->ipc,
+	    IMSG_CTL_KILL, cc->id, -1, &sid, sizeof(sid)) == -1) {
+		ctl_error(cc, "no such session");
+		return;
+	}
+	cc->kill_worker = w;
+	cc->kill_session = sid;
+	evtimer_add(cc->ev_gather, (&(struct timeval){ CTL_GATHER_SECONDS,
+	    0 }));
 }
 
 /* A TTL: 1 to 9 decimal digits, more than zero. */
@@ -490,9 +552,16 @@ ctl_accept(evutil_socket_t fd, short what, void *arg)
 	}
 	cc->uid = cred.uid;
 	cc->id = ++ctl_next;
+	cc->kill_worker = -1;
 	cc->bev = bufferevent_socket_new(master->base, s, BEV_OPT_CLOSE_ON_FREE);
-	if (cc->bev == NULL) {
-		close(s);
+	cc->ev_gather = evtimer_new(master->base, ctl_gather_timeout, cc);
+	if (cc->bev == NULL || cc->ev_gather == NULL) {
+		if (cc->bev != NULL)
+			bufferevent_free(cc->bev);
+		else
+			close(s);
+		if (cc->ev_gather != NULL)
+			event_free(cc->ev_gather);
 		free(cc);
 		return;
 	}

@@ -93,6 +93,7 @@ void		 control_close(void);
 void		 control_token_reply(struct ctl_token *);
 int		 control_session_list(struct child *, struct ipc_msg *);
 void		 control_child_gone(struct child *);
+int		 control_killed(struct child *, struct ipc_msg *);
 
 /* main.c */
 void		 master_maybe_exit(void);

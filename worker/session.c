@@ -413,13 +413,16 @@ session_end(struct conn *c, uint16_t code, const char *reason)
 	conn_close_after_write(c);
 }
 
-void
+/* Ends session id with 1008 and why; 0 when there is no such session. */
+int
 session_kill(uint32_t id, const char *why)
 {
 	struct conn	*c = conn_find(id);
 
-	if (c && c->state == CONN_RELAY)
-		session_end(c, WS_CLOSE_POLICY, why);
+	if (c == NULL || c->state != CONN_RELAY)
+		return 0;
+	session_end(c, WS_CLOSE_POLICY, why);
+	return 1;
 }
 
 /* A ping, pong or close from the browser. */

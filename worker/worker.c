@@ -283,11 +283,17 @@ worker_dispatch_master(struct ipc_msg *m)
 	case IMSG_SHUTDOWN:
 		server_drain();
 		return 0;
-	case IMSG_CTL_KILL:
-		if (m->hdr.len != 0)
+	case IMSG_CTL_KILL: {
+		struct kill_result	 kr;
+
+		if (m->hdr.len != sizeof(kr.session))
 			return -1;
-		session_kill(m->hdr.peerid, "killed by the operator");
+		memcpy(&kr.session, m->data, sizeof(kr.session));
+		kr.found = session_kill(kr.session, "killed by the operator");
+		ipc_send(ps->master, IMSG_CTL_KILLED, m->hdr.peerid, -1, &kr,
+		    sizeof(kr));
 		return 0;
+	}
 	case IMSG_CTL_SESSIONS:
 		if (m->hdr.len != 0)
 			return -1;

@@ -163,7 +163,7 @@ void		 session_request(struct conn *, struct route *, const char *,
 		    const char *, const char *);
 void		 session_verdict(struct conn *, struct auth_resp *, int);
 void		 session_end(struct conn *, uint16_t, const char *);
-void		 session_kill(uint32_t, const char *);
+int		 session_kill(uint32_t, const char *);
 void		 session_relay(struct conn *);
 void		 session_control(struct conn *);
 void		 session_refuse(struct conn *, enum err_code);

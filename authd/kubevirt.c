@@ -20,17 +20,18 @@
 
 static struct pendings	 rereading = TAILQ_HEAD_INITIALIZER(rereading);
 static int		 nrereading;
-static uint32_t		 bearer_gen;
 
 /* The token without the whitespace a file has around it. */
 static int
-kubevirt_token(const char *name, const uint8_t **tok, size_t *len)
+kubevirt_token(const char *name, const uint8_t **tok, size_t *len,
+    uint32_t *renewed)
 {
 	struct blob	*b = conf_blob_find(ps->conf, BLOB_BEARER, 0, name);
 	const uint8_t	*s, *e;
 
 	if (b == NULL)
 		return -1;
+	*renewed = b->renewed;
 	s = b->data;
 	e = b->data + b->len;
 	while (s < e && isspace(*s))
@@ -65,7 +66,7 @@ kubevirt_start(struct pending *p)
 		authd_reply(p, ERR_VM_NOT_FOUND);
 		return;
 	}
-	if (kubevirt_token(k->c.name, &tok, &toklen) == -1) {
+	if (kubevirt_token(k->c.name, &tok, &toklen, &p->cred_gen) == -1) {
 		log_warnx("kubevirt %s: the token file holds no token",
 		    k->c.name);
 		authd_reply(p, ERR_CONNECTION_FAILED);
@@ -84,7 +85,6 @@ kubevirt_start(struct pending *p)
 		authd_reply(p, ERR_INTERNAL_ERROR);
 		return;
 	}
-	p->cred_gen = bearer_gen;
 	decide_connect(p, k->c.addr, k->c.port);
 }
 
@@ -96,7 +96,8 @@ kubevirt_start(struct pending *p)
 void
 kubevirt_retry(struct pending *p, int status)
 {
-	char	 name[NAME_LEN];
+	struct blob	*b;
+	char		 name[NAME_LEN];
 
 	if (p->retried) {
 		log_warnx("kubevirt %s: token refused (HTTP %d)", p->upstream,
@@ -111,8 +112,9 @@ kubevirt_retry(struct pending *p, int status)
 		return;
 	}
 	p->retried = 1;
-	if (p->cred_gen != bearer_gen) {
-		/* A new token came while this request was out. */
+	b = conf_blob_find(ps->conf, BLOB_BEARER, 0, p->upstream);
+	if (b != NULL && p->cred_gen != b->renewed) {
+		/* A new token for this upstream came while it was out. */
 		kubevirt_start(p);
 		return;
 	}
@@ -154,7 +156,7 @@ kubevirt_bearer(struct ipc_msg *m)
 		free(b->data);
 		b->data = data;
 		b->len = len;
-		bearer_gen++;
+		b->renewed++;
 	}
 	for (p = TAILQ_FIRST(&rereading); p; p = next) {
 		next = TAILQ_NEXT(p, entry);

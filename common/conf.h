@@ -52,6 +52,7 @@ struct blob {
 	struct conf_blob	 c;
 	size_t			 len;
 	uint8_t			*data;
+	uint32_t		 renewed;	/* times authd replaced data */
 };
 
 struct conf {

@@ -504,6 +504,7 @@ relay_client_take(struct conn *c, int resumed)
 		case WS_NEED_MORE:
 			return;
 		case WS_FULL:
+		case WS_AGAIN:		/* not from ws_decode */
 			/* What went straight out left room: look again. */
 			break;
 		case WS_CONTROL:

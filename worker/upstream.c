@@ -415,6 +415,7 @@ upclient_pump(struct conn *c, struct bufferevent *from, struct bufferevent *to,
 		case WS_NEED_MORE:
 			return;
 		case WS_FULL:
+		case WS_AGAIN:		/* not from ws_decode */
 			break;
 		case WS_CONTROL:
 			if (toward_up)

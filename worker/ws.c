@@ -1,10 +1,15 @@
 /*
  * RFC 6455 WebSocket framing on libevent evbuffers.
  *
- * Payload is unmasked where it lies in the input buffer's chains and then
- * moved, chain by chain, to the output buffer: the data is touched once and
- * copied only where a chain is split.  This relies on the input holding
- * ordinary chains filled by reads, never reference or file segments.
+ * Payload is unmasked where it lies in the input buffer's chains.  What
+ * passes unchanged (binary, and text that is relayed) stays there: the
+ * decoder reports it as spans, skipping frame headers, and the caller
+ * writes it out from there or moves it on, chain by chain, so the data is
+ * touched once.  Text that is decoded or dropped goes through `out` from
+ * the front of the input; it is only begun with no spans pending, so that
+ * what `out` holds always comes before the spans.  This relies on the
+ * input holding ordinary chains filled by reads, never reference or file
+ * segments.
  */
 #include <sys/types.h>
 
@@ -39,15 +44,22 @@ static const char b64_chars[] =
 
 static int	 ws_fail(struct ws_decoder *, uint16_t);
 static int	 ws_header_check(const struct ws_decoder *, uint8_t, uint8_t);
-static int	 ws_read_header(struct ws_decoder *, struct evbuffer *);
+static int	 ws_read_header(struct ws_decoder *, struct evbuffer *,
+		    struct ws_spans *);
+static int	 ws_aside(const struct ws_decoder *, int);
 static void	 ws_message_start(struct ws_decoder *, int);
 static int	 ws_read_control(struct ws_decoder *, struct evbuffer *);
 static int	 ws_check_close(struct ws_decoder *);
 static int	 ws_read_data(struct ws_decoder *, struct evbuffer *,
-		    struct evbuffer *, size_t);
+		    struct evbuffer *, size_t, struct ws_spans *);
 static int	 ws_frame_end(struct ws_decoder *);
 static int	 ws_consume(struct ws_decoder *, struct evbuffer *,
 		    struct evbuffer *, size_t);
+static int	 ws_pass(struct ws_decoder *, struct evbuffer *, size_t,
+		    struct ws_spans *);
+static size_t	 ws_unmask(struct ws_decoder *, struct evbuffer *, size_t,
+		    size_t, uint8_t **);
+static void	 ws_span_add(struct ws_spans *, size_t);
 static int	 ws_text_feed(struct ws_decoder *, const uint8_t *, size_t,
 		    uint8_t **);
 static int	 ws_utf8_lead(struct ws_utf8 *, uint8_t);
@@ -85,15 +97,39 @@ enum ws_result
 ws_decode(struct ws_decoder *d, struct evbuffer *in, struct evbuffer *out,
     size_t out_limit)
 {
+	struct ws_spans	sp;
+	enum ws_result	r;
+
+	do {
+		r = ws_decode_spans(d, in, out, out_limit, &sp);
+		if (ws_spans_take(&sp, in, 0, out) == -1)
+			return ws_fail(d, WS_CLOSE_INTERNAL);
+	} while (r == WS_AGAIN);
+	return r;
+}
+
+/*
+ * As ws_decode, but payload that passes unchanged is left in `in` and
+ * described by *sp, which counts against out_limit as `out` does.  Whatever
+ * the result, the caller takes the spans first (ws_spans_take, or writes
+ * them out and then calls it): `out` comes before them, the result after.
+ */
+enum ws_result
+ws_decode_spans(struct ws_decoder *d, struct evbuffer *in,
+    struct evbuffer *out, size_t out_limit, struct ws_spans *sp)
+{
 	int	r;
 
+	sp->n = 0;
+	sp->payload = 0;
+	sp->end = 0;
 	do {
 		switch (d->state) {
 		case WS_ST_HEADER:
-			r = ws_read_header(d, in);
+			r = ws_read_header(d, in, sp);
 			break;
 		case WS_ST_DATA:
-			r = ws_read_data(d, in, out, out_limit);
+			r = ws_read_data(d, in, out, out_limit, sp);
 			break;
 		case WS_ST_CONTROL:
 			r = ws_read_control(d, in);
@@ -107,9 +143,41 @@ ws_decode(struct ws_decoder *d, struct evbuffer *in, struct evbuffer *out,
 		}
 	} while (r == WS_CONTINUE);
 
-	if (r == WS_NEED_MORE && evbuffer_get_length(out) >= out_limit)
+	/* Headers of empty frames, with no payload to take. */
+	if (sp->n == 0 && sp->end > 0) {
+		evbuffer_drain(in, sp->end);
+		sp->end = 0;
+	}
+	if (r == WS_NEED_MORE &&
+	    evbuffer_get_length(out) + sp->payload >= out_limit)
 		r = WS_FULL;
 	return r;
+}
+
+/*
+ * Drains the first `done` bytes of the payload *sp describes (what the
+ * caller wrote out itself) and moves the rest to dst, dropping the frame
+ * headers: `in` is left as the decoder's next call expects it.
+ */
+int
+ws_spans_take(const struct ws_spans *sp, struct evbuffer *in, size_t done,
+    struct evbuffer *dst)
+{
+	const struct ws_span	*s;
+	size_t			 at = 0, n;
+	int			 i;
+
+	for (i = 0; i < sp->n; i++) {
+		s = &sp->span[i];
+		n = MINIMUM(done, s->len);
+		if (evbuffer_drain(in, s->off - at + n) == -1)
+			return -1;
+		done -= n;
+		if (n < s->len && ws_move(in, dst, s->len - n) == -1)
+			return -1;
+		at = s->off + s->len;
+	}
+	return evbuffer_drain(in, sp->end - at);
 }
 
 int
@@ -160,16 +228,25 @@ ws_header_check(const struct ws_decoder *d, uint8_t b0, uint8_t b1)
 	}
 }
 
+/*
+ * Reads the header that follows the spans.  A control frame, or payload
+ * for `out`, waits while spans are pending; once begun, its header is
+ * drained and it is read from the front of `in`.
+ */
 static int
-ws_read_header(struct ws_decoder *d, struct evbuffer *in)
+ws_read_header(struct ws_decoder *d, struct evbuffer *in, struct ws_spans *sp)
 {
-	uint8_t		h[WS_HEADER_MAX];
-	ev_ssize_t	have;
-	size_t		need, i;
-	uint64_t	len;
-	int		code, len7;
+	struct evbuffer_ptr	pos;
+	uint8_t			h[WS_HEADER_MAX];
+	ev_ssize_t		have;
+	size_t			need, i;
+	uint64_t		len;
+	int			code, len7, opcode, aside;
 
-	have = evbuffer_copyout(in, h, sizeof(h));
+	if (evbuffer_get_length(in) - sp->end < 2 ||
+	    evbuffer_ptr_set(in, &pos, sp->end, EVBUFFER_PTR_SET) == -1)
+		return WS_NEED_MORE;
+	have = evbuffer_copyout_from(in, &pos, h, sizeof(h));
 	if (have < 2)
 		return WS_NEED_MORE;
 	if ((code = ws_header_check(d, h[0], h[1])) != 0)
@@ -191,25 +268,42 @@ ws_read_header(struct ws_decoder *d, struct evbuffer *in)
 	} else
 		len = len7;
 
+	opcode = h[0] & 0x0f;
+	aside = (opcode & 0x08) || ws_aside(d, opcode);
+	if (aside && sp->n > 0)
+		return WS_AGAIN;
+	/* Refuse a data frame before a byte of its payload is read. */
+	if (!(opcode & 0x08) && d->max_frame != 0 && len > d->max_frame)
+		return ws_fail(d, WS_CLOSE_TOO_BIG);
+
 	d->fin = (h[0] & 0x80) != 0;
-	d->opcode = h[0] & 0x0f;
+	d->opcode = opcode;
 	d->remain = len;
 	d->phase = 0;
 	if (h[1] & 0x80)
 		memcpy(d->mask, h + need - 4, sizeof(d->mask));
-
-	if (d->opcode & 0x08)
+	if (opcode & 0x08)
 		d->state = WS_ST_CONTROL;
 	else {
-		/* Refuse before a byte of the payload is read. */
-		if (d->max_frame != 0 && len > d->max_frame)
-			return ws_fail(d, WS_CLOSE_TOO_BIG);
-		if (d->opcode != WS_OP_CONT)
-			ws_message_start(d, d->opcode);
+		if (opcode != WS_OP_CONT)
+			ws_message_start(d, opcode);
 		d->state = WS_ST_DATA;
 	}
-	evbuffer_drain(in, need);
+	if (aside) {
+		evbuffer_drain(in, sp->end + need);
+		sp->end = 0;
+	} else
+		sp->end += need;
 	return WS_CONTINUE;
+}
+
+/* Whether a data frame's payload is decoded or dropped, not passed on. */
+static int
+ws_aside(const struct ws_decoder *d, int opcode)
+{
+	if (opcode == WS_OP_CONT)
+		opcode = d->msg_opcode;
+	return opcode == WS_OP_TEXT && d->textmode != WS_TEXT_RELAY;
 }
 
 static void
@@ -271,23 +365,25 @@ ws_check_close(struct ws_decoder *d)
 
 static int
 ws_read_data(struct ws_decoder *d, struct evbuffer *in, struct evbuffer *out,
-    size_t limit)
+    size_t limit, struct ws_spans *sp)
 {
-	size_t	olen, n;
+	size_t	used, n;
 
 	if (d->remain == 0)
 		return ws_frame_end(d);
-	olen = evbuffer_get_length(out);
-	if (olen >= limit)
+	used = evbuffer_get_length(out) + sp->payload;
+	if (used >= limit)
 		return WS_FULL;
 	/* Take no more than fits, so that `out` stays near its bound. */
-	n = limit - olen;
+	n = limit - used;
 	if (n > d->remain)
 		n = d->remain;
-	n = MINIMUM(n, evbuffer_get_length(in));
+	n = MINIMUM(n, evbuffer_get_length(in) - sp->end);
 	if (n == 0)
 		return WS_NEED_MORE;
-	return ws_consume(d, in, out, n);
+	if (ws_aside(d, d->opcode))
+		return ws_consume(d, in, out, n);
+	return ws_pass(d, in, n, sp);
 }
 
 static int
@@ -311,28 +407,26 @@ ws_frame_end(struct ws_decoder *d)
 }
 
 /*
- * Unmasks the first n payload bytes where they lie, validates or decodes
- * text, then moves them on.  Only the extents one peek returns are done in
- * a pass; the caller's loop comes back for the rest.
+ * Unmasks up to n payload bytes at offset off in `in`, where they lie,
+ * and feeds text to its decoder or validator.  Only the extents one peek
+ * returns are done in a pass; the caller's loop comes back for the rest.
+ * Returns how many bytes, or 0 once the decoder has failed.
  */
-static int
-ws_consume(struct ws_decoder *d, struct evbuffer *in, struct evbuffer *out,
-    size_t n)
+static size_t
+ws_unmask(struct ws_decoder *d, struct evbuffer *in, size_t off, size_t n,
+    uint8_t **op)
 {
-	struct evbuffer_iovec	 v[WS_IOV], ov;
-	uint8_t			*op = NULL, *p;
+	struct evbuffer_iovec	 v[WS_IOV];
+	struct evbuffer_ptr	 pos;
+	uint8_t			*p;
 	size_t			 done = 0, len;
-	int			 i, nv, text;
+	int			 i, nv, text = d->msg_opcode == WS_OP_TEXT;
 
-	text = d->msg_opcode == WS_OP_TEXT;
-	if (text && d->textmode == WS_TEXT_BASE64) {
-		/* n characters and up to 3 carried make (n + 3) / 4 quads. */
-		if (evbuffer_reserve_space(out, n / 4 * 3 + 3, &ov, 1) != 1)
-			return ws_fail(d, WS_CLOSE_INTERNAL);
-		op = ov.iov_base;
+	if (evbuffer_ptr_set(in, &pos, off, EVBUFFER_PTR_SET) == -1) {
+		ws_fail(d, WS_CLOSE_INTERNAL);
+		return 0;
 	}
-
-	nv = evbuffer_peek(in, n, NULL, v, WS_IOV);
+	nv = evbuffer_peek(in, n, &pos, v, WS_IOV);
 	for (i = 0; i < MINIMUM(nv, WS_IOV) && done < n; i++) {
 		p = v[i].iov_base;
 		len = MINIMUM(v[i].iov_len, n - done);
@@ -340,22 +434,70 @@ ws_consume(struct ws_decoder *d, struct evbuffer *in, struct evbuffer *out,
 			ws_mask(p, len, d->mask, d->phase);
 			d->phase = (d->phase + (len & 3)) & 3;
 		}
-		if (text && ws_text_feed(d, p, len, &op) == -1)
-			return ws_fail(d, WS_CLOSE_INVALID_DATA);
+		if (text && ws_text_feed(d, p, len, op) == -1) {
+			ws_fail(d, WS_CLOSE_INVALID_DATA);
+			return 0;
+		}
 		done += len;
 	}
+	return done;
+}
 
+/* Text to be decoded into `out` or dropped, from the front of `in`. */
+static int
+ws_consume(struct ws_decoder *d, struct evbuffer *in, struct evbuffer *out,
+    size_t n)
+{
+	struct evbuffer_iovec	 ov;
+	uint8_t			*op = NULL;
+	size_t			 done;
+
+	if (d->textmode == WS_TEXT_BASE64) {
+		/* n characters and up to 3 carried make (n + 3) / 4 quads. */
+		if (evbuffer_reserve_space(out, n / 4 * 3 + 3, &ov, 1) != 1)
+			return ws_fail(d, WS_CLOSE_INTERNAL);
+		op = ov.iov_base;
+	}
+	if ((done = ws_unmask(d, in, 0, n, &op)) == 0)
+		return WS_ERROR;
 	if (op != NULL) {
 		ov.iov_len = op - (uint8_t *)ov.iov_base;
 		if (evbuffer_commit_space(out, &ov, 1) == -1)
 			return ws_fail(d, WS_CLOSE_INTERNAL);
-		evbuffer_drain(in, done);
-	} else if (text && d->textmode == WS_TEXT_DROP)
-		evbuffer_drain(in, done);
-	else if (ws_move(in, out, done) == -1)
-		return ws_fail(d, WS_CLOSE_INTERNAL);
+	}
+	evbuffer_drain(in, done);
 	d->remain -= done;
 	return WS_CONTINUE;
+}
+
+/* Payload that passes unchanged, after the spans: it becomes one. */
+static int
+ws_pass(struct ws_decoder *d, struct evbuffer *in, size_t n,
+    struct ws_spans *sp)
+{
+	size_t	done;
+
+	if ((done = ws_unmask(d, in, sp->end, n, NULL)) == 0)
+		return WS_ERROR;
+	ws_span_add(sp, done);
+	d->remain -= done;
+	return sp->n == WS_SPANS ? WS_AGAIN : WS_CONTINUE;
+}
+
+/* The len bytes at sp->end are payload: extend the last span or add one. */
+static void
+ws_span_add(struct ws_spans *sp, size_t len)
+{
+	struct ws_span	*s = sp->n > 0 ? &sp->span[sp->n - 1] : NULL;
+
+	if (s == NULL || s->off + s->len != sp->end) {
+		s = &sp->span[sp->n++];
+		s->off = sp->end;
+		s->len = 0;
+	}
+	s->len += len;
+	sp->payload += len;
+	sp->end += len;
 }
 
 static int

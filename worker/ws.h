@@ -1,10 +1,12 @@
 /*
  * RFC 6455 WebSocket framing on libevent evbuffers.
  *
- * The decoder streams: payload moves from the input buffer to the output
- * buffer as it arrives, so a frame of any size needs no more memory than
- * the caller's buffer bounds.  It holds no pointer and allocates nothing;
- * a struct ws_decoder lives inside the session.
+ * The decoder streams: payload is handled as it arrives, so a frame of any
+ * size needs no more memory than the caller's buffer bounds.  It holds no
+ * pointer and allocates nothing; a struct ws_decoder lives inside the
+ * session.  ws_decode moves payload to an output buffer; ws_decode_spans
+ * leaves what passes unchanged where it lies in the input, unmasked, and
+ * says where it is, so that a relay can write it out from there.
  */
 #ifndef WS_H
 #define WS_H
@@ -64,9 +66,29 @@ enum ws_textmode {
 
 enum ws_result {
 	WS_NEED_MORE,	/* nothing more can be done with what is in `in` */
-	WS_FULL,	/* `out` reached out_limit: drain it, then call again */
+	WS_FULL,	/* `out` (and spans) reached out_limit: drain, call again */
 	WS_CONTROL,	/* ctl_opcode/ctl/ctl_len hold a ping, pong or close */
 	WS_ERROR,	/* close_code says why; the decoder stays failed */
+	WS_AGAIN,	/* ws_decode_spans: take the spans, then call again */
+};
+
+#define WS_SPANS		16
+
+/* Payload bytes at an offset into the input buffer. */
+struct ws_span {
+	size_t		 off;
+	size_t		 len;
+};
+
+/*
+ * What ws_decode_spans left in the input: spans of unmasked payload in
+ * order, frame headers before, between and after them, end bytes in all.
+ */
+struct ws_spans {
+	struct ws_span	 span[WS_SPANS];
+	int		 n;
+	size_t		 payload;	/* the spans' lengths summed */
+	size_t		 end;
 };
 
 /* Incremental UTF-8 validation state: what the next byte must be. */
@@ -111,6 +133,10 @@ void		 ws_decoder_init(struct ws_decoder *, enum ws_role,
 		    enum ws_textmode, uint64_t);
 enum ws_result	 ws_decode(struct ws_decoder *, struct evbuffer *,
 		    struct evbuffer *, size_t);
+enum ws_result	 ws_decode_spans(struct ws_decoder *, struct evbuffer *,
+		    struct evbuffer *, size_t, struct ws_spans *);
+int		 ws_spans_take(const struct ws_spans *, struct evbuffer *,
+		    size_t, struct evbuffer *);
 int		 ws_decoder_closed(const struct ws_decoder *);
 int		 ws_message_open(const struct ws_decoder *);
 

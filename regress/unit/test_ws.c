@@ -71,6 +71,13 @@ sink_is(struct sink *s, const void *p, size_t n)
 	    memcmp(evbuffer_pullup(s->out, -1), p, n) == 0);
 }
 
+static int
+sink_buf(struct evbuffer *b, const void *p, size_t n)
+{
+	return evbuffer_get_length(b) == n && (n == 0 ||
+	    memcmp(evbuffer_pullup(b, -1), p, n) == 0);
+}
+
 /* Appends one frame whose first byte is b0 as given, RSV bits and all. */
 static void
 raw(struct evbuffer *b, int b0, const void *p, size_t n, int masked)
@@ -108,6 +115,8 @@ run(struct ws_decoder *d, struct evbuffer *in, struct sink *s, size_t limit)
 			return 0;
 		case WS_ERROR:
 			return d->close_code;
+		case WS_AGAIN:
+			return -1;	/* ws_decode takes the spans itself */
 		case WS_CONTROL:
 			if (s->nctl < MAXCTL) {
 				s->op[s->nctl] = d->ctl_opcode;
@@ -904,6 +913,303 @@ test_interleaved(void)
 	evbuffer_free(in);
 }
 
+/* A socket's read: its own chain, never appended to the last one. */
+static void
+add_chain(struct evbuffer *in, const void *p, size_t n)
+{
+	struct evbuffer	*b = evbuffer_new();
+
+	if (b == NULL || evbuffer_add(b, p, n) == -1 ||
+	    evbuffer_add_buffer(in, b) == -1)
+		abort();
+	evbuffer_free(b);
+}
+
+/* Copies the payload sp describes, where it lies in `in`, to dst. */
+static int
+spans_copy(struct evbuffer *in, const struct ws_spans *sp,
+    struct evbuffer *dst)
+{
+	struct evbuffer_ptr	 pos;
+	uint8_t			 buf[70000];
+	size_t			 sum = 0, at = 0;
+	int			 i;
+
+	for (i = 0; i < sp->n; i++) {
+		if (sp->span[i].off < at || sp->span[i].len > sizeof(buf) ||
+		    evbuffer_ptr_set(in, &pos, sp->span[i].off,
+		    EVBUFFER_PTR_SET) == -1 ||
+		    evbuffer_copyout_from(in, &pos, buf, sp->span[i].len) !=
+		    (ev_ssize_t)sp->span[i].len)
+			return -1;
+		evbuffer_add(dst, buf, sp->span[i].len);
+		at = sp->span[i].off + sp->span[i].len;
+		sum += sp->span[i].len;
+	}
+	return sum == sp->payload && at <= sp->end ? 0 : -1;
+}
+
+/*
+ * Feeds `wire` in chains of the given lengths (the last one repeated),
+ * decoding spans after each and taking them with `part` of each written
+ * from where it lies and the rest queued; returns the payload or NULL.
+ */
+static struct evbuffer *
+spans_feed(enum ws_textmode mode, struct evbuffer *wire, const size_t *cuts,
+    size_t ncuts, size_t part)
+{
+	struct evbuffer		*in = evbuffer_new(), *got = evbuffer_new();
+	struct evbuffer		*queue = evbuffer_new(), *all = evbuffer_new();
+	struct ws_decoder	 d;
+	struct ws_spans		 sp;
+	enum ws_result		 r;
+	uint8_t			 buf[70000];
+	size_t			 i = 0, n, w;
+	int			 bad = 0;
+
+	ws_decoder_init(&d, WS_SERVER, mode, 0);
+	while (!bad && evbuffer_get_length(wire) > 0) {
+		n = cuts[i < ncuts - 1 ? i++ : i];
+		n = evbuffer_remove(wire, buf, n < sizeof(buf) ? n : sizeof(buf));
+		add_chain(in, buf, n);
+		do {
+			r = ws_decode_spans(&d, in, got, NOLIMIT, &sp);
+			evbuffer_add_buffer(all, got);
+			w = part < sp.payload ? part : sp.payload;
+			evbuffer_drain(queue, evbuffer_get_length(queue));
+			bad |= spans_copy(in, &sp, queue) == -1;
+			evbuffer_remove_buffer(queue, all, w);
+			evbuffer_drain(queue, evbuffer_get_length(queue));
+			bad |= ws_spans_take(&sp, in, w, queue) == -1;
+			evbuffer_add_buffer(all, queue);
+		} while (r == WS_AGAIN || r == WS_CONTROL);
+		bad |= r != WS_NEED_MORE;
+	}
+	bad |= evbuffer_get_length(in) != 0;
+	evbuffer_free(in);
+	evbuffer_free(got);
+	evbuffer_free(queue);
+	if (bad) {
+		evbuffer_free(all);
+		return NULL;
+	}
+	return all;
+}
+
+/* Masked frames of every length class, a text one and an empty one. */
+static void
+spans_wire(struct evbuffer *wire, struct evbuffer *expect,
+    const uint8_t *data, size_t n)
+{
+	static const char	 text[] = "h\xc3\xa9llo \xe2\x82\xac";
+	struct evbuffer		*tmp = evbuffer_new();
+	static const size_t	 sizes[] = { 1, 5, 125, 126, 300, 65536 };
+	size_t			 i, off = 0, sz;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]) && off < n; i++) {
+		sz = sizes[i] < n - off ? sizes[i] : n - off;
+		evbuffer_add(tmp, data + off, sz);
+		evbuffer_add(expect, data + off, sz);
+		ws_frame_append(wire, i == 2 ? WS_OP_BINARY | WS_MORE :
+		    i == 3 ? WS_OP_CONT : WS_OP_BINARY, tmp, sz, 1);
+		if (i == 2)
+			ws_control_append(wire, WS_OP_PING, "p", 1, 1);
+		off += sz;
+	}
+	ws_frame_append(wire, WS_OP_BINARY, tmp, 0, 1);
+	evbuffer_add(tmp, text, sizeof(text) - 1);
+	ws_frame_append(wire, WS_OP_TEXT, tmp, sizeof(text) - 1, 1);
+	evbuffer_add(expect, text, sizeof(text) - 1);
+	evbuffer_free(tmp);
+}
+
+static int
+same_buf(struct evbuffer *a, struct evbuffer *b)
+{
+	size_t	n;
+
+	if (a == NULL || b == NULL)
+		return 0;
+	n = evbuffer_get_length(a);
+	return n == evbuffer_get_length(b) && (n == 0 ||
+	    memcmp(evbuffer_pullup(a, -1), evbuffer_pullup(b, -1), n) == 0);
+}
+
+/*
+ * Payload unmasked in place must come out right wherever the input's
+ * chains end: in a header, in a mask key, at every phase of the key.
+ */
+static void
+test_spans_chains(void)
+{
+	struct evbuffer	*wire = evbuffer_new(), *expect = evbuffer_new();
+	struct evbuffer	*w, *got;
+	uint8_t		 data[66500];
+	size_t		 i, len, cut[2], parts[] = { 0, 1, 3, 64, NOLIMIT };
+	int		 good = 1, k;
+
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = rnd();
+	spans_wire(wire, expect, data, 700);
+	len = evbuffer_get_length(wire);
+	/* Two chains cut at every offset; then one byte per chain. */
+	for (cut[0] = 1; cut[0] <= len; cut[0]++) {
+		w = evbuffer_new();
+		evbuffer_add(w, evbuffer_pullup(wire, -1), len);
+		cut[1] = len;
+		got = spans_feed(WS_TEXT_RELAY, w, cut, 2, cut[0] % 5 == 0 ?
+		    3 : NOLIMIT);
+		good &= same_buf(got, expect);
+		if (got)
+			evbuffer_free(got);
+		evbuffer_free(w);
+	}
+	ok(good, "spans: two chains cut at each of %zu offsets", len);
+
+	for (k = 0, good = 1; k < 5; k++) {
+		w = evbuffer_new();
+		evbuffer_add(w, evbuffer_pullup(wire, -1), len);
+		cut[0] = 1;
+		got = spans_feed(WS_TEXT_RELAY, w, cut, 1, parts[k]);
+		good &= same_buf(got, expect);
+		if (got)
+			evbuffer_free(got);
+		evbuffer_free(w);
+	}
+	ok(good, "spans: a chain per byte, taken in every way");
+
+	evbuffer_drain(wire, len);
+	evbuffer_drain(expect, evbuffer_get_length(expect));
+	spans_wire(wire, expect, data, sizeof(data));
+	cut[0] = 4093;
+	cut[1] = 65536;
+	got = spans_feed(WS_TEXT_RELAY, wire, cut, 2, 10000);
+	ok(same_buf(got, expect), "spans: a 64 KiB frame across chains");
+	if (got)
+		evbuffer_free(got);
+	evbuffer_free(wire);
+	evbuffer_free(expect);
+}
+
+/* What is left in `in` is unmasked payload at the spans' offsets. */
+static void
+test_spans_inplace(void)
+{
+	struct evbuffer		*in = evbuffer_new(), *out = evbuffer_new();
+	struct evbuffer		*got = evbuffer_new();
+	struct ws_decoder	 d;
+	struct ws_spans		 sp;
+	enum ws_result		 r;
+	int			 i;
+
+	raw(in, FIN | WS_OP_BINARY, "abc", 3, 1);
+	raw(in, FIN | WS_OP_BINARY, "", 0, 1);
+	raw(in, FIN | WS_OP_BINARY, "defg", 4, 1);
+	ws_decoder_init(&d, WS_SERVER, WS_TEXT_RELAY, 0);
+	r = ws_decode_spans(&d, in, out, NOLIMIT, &sp);
+	ok(r == WS_NEED_MORE && sp.n == 2 && sp.span[0].off == 6 &&
+	    sp.span[0].len == 3 && sp.span[1].off == 21 &&
+	    sp.span[1].len == 4 && sp.payload == 7 && sp.end == 25 &&
+	    memcmp(evbuffer_pullup(in, -1) + 6, "abc", 3) == 0 &&
+	    memcmp(evbuffer_pullup(in, -1) + 21, "defg", 4) == 0 &&
+	    evbuffer_get_length(out) == 0,
+	    "spans: payload unmasked in place, headers stepped over");
+	ok(ws_spans_take(&sp, in, 4, got) == 0 && sink_buf(got, "efg", 3) &&
+	    evbuffer_get_length(in) == 0,
+	    "spans: take drains what was written, queues the rest");
+
+	/* Twenty frames: at most WS_SPANS spans a call. */
+	for (i = 0; i < 20; i++)
+		raw(in, FIN | WS_OP_BINARY, "x", 1, 1);
+	r = ws_decode_spans(&d, in, out, NOLIMIT, &sp);
+	ok(r == WS_AGAIN && sp.n == WS_SPANS && sp.payload == WS_SPANS,
+	    "spans: WS_AGAIN once the spans are full");
+	ws_spans_take(&sp, in, 0, got);
+	r = ws_decode_spans(&d, in, out, NOLIMIT, &sp);
+	ok(r == WS_NEED_MORE && sp.n == 20 - WS_SPANS, "and the rest after");
+	ws_spans_take(&sp, in, sp.payload, got);
+
+	/* The limit counts spans with `out`. */
+	evbuffer_drain(got, evbuffer_get_length(got));
+	raw(in, FIN | WS_OP_BINARY, "0123456789", 10, 1);
+	raw(in, FIN | WS_OP_BINARY, "abcdefghij", 10, 1);
+	evbuffer_add(out, "zz", 2);
+	r = ws_decode_spans(&d, in, out, 12, &sp);
+	ok(r == WS_FULL && sp.payload == 10 && sp.n == 1,
+	    "spans: out and spans together stop at the limit");
+	ws_spans_take(&sp, in, 0, got);
+	evbuffer_drain(out, 2);
+	r = ws_decode_spans(&d, in, out, 5, &sp);
+	ws_spans_take(&sp, in, 0, got);
+	ok(r == WS_FULL && sp.payload == 5 && sink_buf(got, "0123456789abcde",
+	    15), "spans: a frame cut by the limit resumes in phase");
+	r = ws_decode_spans(&d, in, out, 5, &sp);
+	ws_spans_take(&sp, in, 0, got);
+	ok(r == WS_FULL && sink_buf(got, "0123456789abcdefghij", 20) &&
+	    evbuffer_get_length(in) == 0, "and ends");
+	evbuffer_free(in);
+	evbuffer_free(out);
+	evbuffer_free(got);
+}
+
+/*
+ * Controls and payload for `out` wait while spans are pending, so that
+ * the caller can keep everything in order; an error comes with the spans
+ * before it.
+ */
+static void
+test_spans_order(void)
+{
+	struct evbuffer		*in = evbuffer_new(), *out = evbuffer_new();
+	struct evbuffer		*got = evbuffer_new();
+	struct ws_decoder	 d;
+	struct ws_spans		 sp;
+	enum ws_result		 r;
+
+	raw(in, WS_OP_BINARY, "ab", 2, 1);
+	raw(in, FIN | WS_OP_PING, "p", 1, 1);
+	raw(in, FIN | WS_OP_CONT, "cd", 2, 1);
+	ws_decoder_init(&d, WS_SERVER, WS_TEXT_RELAY, 0);
+	r = ws_decode_spans(&d, in, out, NOLIMIT, &sp);
+	ws_spans_take(&sp, in, 0, got);
+	ok(r == WS_AGAIN && sink_buf(got, "ab", 2), "spans: ping waits");
+	r = ws_decode_spans(&d, in, out, NOLIMIT, &sp);
+	ok(r == WS_CONTROL && sp.n == 0 && d.ctl_opcode == WS_OP_PING &&
+	    ws_message_open(&d), "then comes alone");
+	r = ws_decode_spans(&d, in, out, NOLIMIT, &sp);
+	ws_spans_take(&sp, in, 0, got);
+	ok(r == WS_NEED_MORE && sink_buf(got, "abcd", 4) &&
+	    !ws_message_open(&d), "then the rest of the message");
+
+	/* base64: text is decoded into out, binary passes as spans. */
+	evbuffer_drain(got, 4);
+	raw(in, FIN | WS_OP_BINARY, "AB", 2, 1);
+	raw(in, FIN | WS_OP_TEXT, "Q0Q=", 4, 1);
+	raw(in, FIN | WS_OP_BINARY, "EF", 2, 1);
+	ws_decoder_init(&d, WS_SERVER, WS_TEXT_BASE64, 0);
+	r = ws_decode_spans(&d, in, out, NOLIMIT, &sp);
+	ws_spans_take(&sp, in, 0, got);
+	ok(r == WS_AGAIN && sink_buf(got, "AB", 2) &&
+	    evbuffer_get_length(out) == 0, "spans: base64 text waits");
+	r = ws_decode_spans(&d, in, out, NOLIMIT, &sp);
+	evbuffer_add_buffer(got, out);
+	ws_spans_take(&sp, in, 0, got);
+	ok(r == WS_NEED_MORE && sink_buf(got, "ABCDEF", 6),
+	    "then out and the spans after it");
+
+	evbuffer_drain(got, 6);
+	raw(in, FIN | WS_OP_BINARY, "ok", 2, 1);
+	raw(in, FIN | 0x40 | WS_OP_BINARY, "no", 2, 1);
+	ws_decoder_init(&d, WS_SERVER, WS_TEXT_RELAY, 0);
+	r = ws_decode_spans(&d, in, out, NOLIMIT, &sp);
+	ws_spans_take(&sp, in, 0, got);
+	ok(r == WS_ERROR && d.close_code == WS_CLOSE_PROTOCOL &&
+	    sink_buf(got, "ok", 2), "spans: an error comes after the spans");
+	evbuffer_free(in);
+	evbuffer_free(out);
+	evbuffer_free(got);
+}
+
 static void
 test_encoders(void)
 {
@@ -1036,6 +1342,9 @@ main(void)
 	test_max_frame();
 	test_backpressure();
 	test_interleaved();
+	test_spans_chains();
+	test_spans_inplace();
+	test_spans_order();
 	test_encoders();
 	test_garbage();
 	return tap_done();

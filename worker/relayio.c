@@ -14,9 +14,10 @@
  * Upstream bytes bound for a plain browser socket with nothing queued go
  * out at once, frame header and payload in one writev from where libevent
  * read them: no copy, no write event to add and delete, no loop iteration
- * between a console's answer and the browser.  Unmasked browser payload
- * goes to a plain console socket the same way, without a header.  What a
- * socket does not take is queued behind as usual.
+ * between a console's answer and the browser.  Browser payload, unmasked
+ * where it was read, goes to a plain console socket the same way, in one
+ * writev that steps over the frame headers between.  What a socket does
+ * not take is queued behind as usual.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -33,6 +34,10 @@
 
 #define FILL_IOV	2
 #define WRITE_IOV	16
+#define SPAN_IOV	64
+
+static int	relay_span_iov(const struct ws_spans *,
+		    const struct evbuffer_iovec *, int, struct iovec *, int);
 
 /* Reads up to want more bytes into bev's input; returns how many. */
 size_t
@@ -152,4 +157,64 @@ relay_send(struct bufferevent *bev, struct evbuffer *src)
 		return -1;
 	}
 	return n;
+}
+
+/*
+ * Sends the payload that sp describes in `in` to bev's plain socket in one
+ * writev when nothing is queued there, and queues what the socket does not
+ * take.  Either way, the payload and the headers around it leave `in`.
+ */
+int
+relay_send_spans(struct bufferevent *bev, struct evbuffer *in,
+    const struct ws_spans *sp)
+{
+	struct evbuffer		*out = bufferevent_get_output(bev);
+	struct evbuffer_iovec	 v[SPAN_IOV];
+	struct iovec		 iov[SPAN_IOV];
+	ssize_t			 w = 0;
+	int			 fd, nv, k;
+
+	if (sp->n == 0)
+		return 0;
+	if (evbuffer_get_length(out) == 0 &&
+	    bufferevent_openssl_get_ssl(bev) == NULL &&
+	    (fd = bufferevent_getfd(bev)) != -1) {
+		nv = evbuffer_peek(in, sp->end, NULL, v, SPAN_IOV);
+		k = relay_span_iov(sp, v, nv < SPAN_IOV ? nv : SPAN_IOV, iov,
+		    SPAN_IOV);
+		/* On an error all is queued, and libevent will see it. */
+		if ((w = writev(fd, iov, k)) == -1)
+			w = 0;
+	}
+	return ws_spans_take(sp, in, w, out);
+}
+
+/*
+ * The iovecs for as much of sp's payload as max of them cover, in order,
+ * from the nv extents that hold `in`; returns how many.
+ */
+static int
+relay_span_iov(const struct ws_spans *sp, const struct evbuffer_iovec *v,
+    int nv, struct iovec *iov, int max)
+{
+	size_t	base = 0, lo, hi, top, from;
+	int	i, j = 0, k = 0;
+
+	for (i = 0; i < sp->n && k < max; i++) {
+		lo = sp->span[i].off;
+		hi = lo + sp->span[i].len;
+		for (; j < nv && k < max; base = top, j++) {
+			top = base + v[j].iov_len;
+			if (top <= lo)
+				continue;
+			from = lo > base ? lo : base;
+			iov[k].iov_base = (uint8_t *)v[j].iov_base +
+			    (from - base);
+			iov[k++].iov_len = (top < hi ? top : hi) - from;
+			/* The next span may begin in this extent. */
+			if (top > hi)
+				break;
+		}
+	}
+	return k;
 }

@@ -470,8 +470,9 @@ relay_top_up(struct bufferevent *bev, struct evbuffer *in,
 }
 
 /*
- * Browser frames are unmasked into the worker's stage, which then goes to
- * the console, written at once when nothing is queued there.
+ * Browser payload is unmasked where it was read and written to the console
+ * from there, at once when nothing is queued there; base64 text is decoded
+ * into the worker's stage first.
  */
 static void
 relay_client_take(struct conn *c, int resumed)
@@ -480,6 +481,7 @@ relay_client_take(struct conn *c, int resumed)
 	struct evbuffer		*in = bufferevent_get_input(bev);
 	struct evbuffer		*out = bufferevent_get_output(c->up);
 	size_t			 bound = ps->conf->g.buffer_size, queued;
+	struct ws_spans		 sp;
 	ssize_t			 sent;
 	enum ws_result		 res;
 
@@ -494,17 +496,20 @@ relay_client_take(struct conn *c, int resumed)
 			bufferevent_disable(bev, EV_READ);
 			return;
 		}
-		res = ws_decode(&c->dec, in, worker->stage, bound - queued);
-		if ((sent = relay_send(c->up, worker->stage)) == -1) {
+		res = ws_decode_spans(&c->dec, in, worker->stage,
+		    bound - queued, &sp);
+		/* The stage's text came before the spans. */
+		if ((sent = relay_send(c->up, worker->stage)) == -1 ||
+		    relay_send_spans(c->up, in, &sp) == -1) {
 			session_end(c, WS_CLOSE_INTERNAL, "relay buffer error");
 			return;
 		}
-		c->bytes_in += sent;
+		c->bytes_in += sent + sp.payload;
 		switch (res) {
 		case WS_NEED_MORE:
 			return;
 		case WS_FULL:
-		case WS_AGAIN:		/* not from ws_decode */
+		case WS_AGAIN:
 			/* What went straight out left room: look again. */
 			break;
 		case WS_CONTROL:

@@ -155,6 +155,8 @@ void		 api_verdict(struct conn *, struct api_resp *);
 #define RELAY_LIBEVENT_READ	4096	/* libevent 2.1's most per read */
 size_t		 relay_fill(struct bufferevent *, size_t);
 ssize_t		 relay_send(struct bufferevent *, struct evbuffer *);
+int		 relay_send_spans(struct bufferevent *, struct evbuffer *,
+		    const struct ws_spans *);
 int		 relay_write_frame(struct bufferevent *, struct evbuffer *,
 		    size_t);
 

@@ -59,9 +59,11 @@ relay_fill(struct bufferevent *bev, size_t want)
 	r = 0;
 	if ((n = evbuffer_reserve_space(in, want, v, FILL_IOV)) <= 0)
 		goto done;
-	for (i = 0; i < n; i++) {
+	/* The space reserved may be larger: read no more than asked. */
+	for (left = want, i = 0; i < n; i++) {
 		iov[i].iov_base = v[i].iov_base;
-		iov[i].iov_len = v[i].iov_len;
+		iov[i].iov_len = v[i].iov_len < left ? v[i].iov_len : left;
+		left -= iov[i].iov_len;
 	}
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = iov;

@@ -217,12 +217,13 @@ test_header(void)
 static void
 test_mask(void)
 {
-	uint8_t		buf[200], ref[200];
+	uint8_t		buf[300], ref[300];
 	size_t		n, off, align, i;
 	int		good = 1;
 
-	for (align = 0; align < 8; align++)
-		for (n = 0; n < 100; n++)
+	/* Past the 64-byte loop and its 16-byte tail, at every alignment. */
+	for (align = 0; align < 16; align++)
+		for (n = 0; n < 200; n++)
 			for (off = 0; off < 5; off++) {
 				for (i = 0; i < n; i++)
 					buf[align + i] = ref[i] = rnd();

@@ -71,11 +71,18 @@ listen_find(struct conf *c, const char *addr)
 	return NULL;
 }
 
-/* Opens nc's listeners, reusing old's sockets where the address stays. */
+/*
+ * Opens nc's listeners, reusing old's sockets where the address stays.
+ * Each gets TCP_NOTSENT_LOWAT at buffer-size, which the connections it
+ * accepts inherit: the kernel then holds at most about that much unsent
+ * for a browser, besides what the worker queues, and not the megabytes
+ * that send-buffer autotuning would let a stalled browser pile up.
+ */
 int
 listen_open(struct conf *nc, struct conf *old)
 {
 	struct listener	*l, *o;
+	int		 lowat = nc->g.buffer_size;
 
 	TAILQ_FOREACH(l, &nc->listeners, entry) {
 		if ((o = listen_find(old, l->c.addr)) != NULL) {
@@ -83,13 +90,14 @@ listen_open(struct conf *nc, struct conf *old)
 				log_warn("dup listener %s", l->c.addr);
 				return -1;
 			}
-			continue;
-		}
-		if (listen_bind(l) == -1) {
+		} else if (listen_bind(l) == -1) {
 			log_warnx("reload failed: cannot listen on %s",
 			    l->c.addr);
 			return -1;
 		}
+		if (setsockopt(l->fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
+		    sizeof(lowat)) == -1)
+			log_warn("TCP_NOTSENT_LOWAT on %s", l->c.addr);
 	}
 	return 0;
 }

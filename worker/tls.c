@@ -149,6 +149,7 @@ struct tls_out {
 	int			 fd;
 	int			 eof;
 	int			 failed;
+	int			 direct;	/* tls_write's: take all */
 	size_t			 cap;
 	struct evbuffer		*q;
 	struct event		*ev;
@@ -205,13 +206,13 @@ tls_out_write(BIO *b, const char *in, int inl)
 	size_t		 queued = evbuffer_get_length(o->q);
 
 	BIO_clear_retry_flags(b);
-	if (queued >= o->cap) {
+	if (queued >= o->cap && !o->direct) {
 		tls_out_flush(o);
 		queued = evbuffer_get_length(o->q);
 	}
 	if (o->failed || inl <= 0)
 		return -1;
-	if (queued >= o->cap) {
+	if (queued >= o->cap && !o->direct) {
 		BIO_set_retry_write(b);
 		return -1;
 	}
@@ -397,3 +398,61 @@ tls_release(struct bufferevent *bev)
 	evbuffer_drain(o->q, evbuffer_get_length(o->q));
 }
 
+/* Encrypts hl bytes of h, then n bytes of src, into o's queue. */
+static int
+tls_encrypt(struct tls_out *o, SSL *ssl, const uint8_t *h, size_t hl,
+    struct evbuffer *src, size_t n)
+{
+	struct evbuffer_ptr	 pos;
+	struct evbuffer_iovec	 v;
+	size_t			 done = 0, w;
+	int			 ok = 1;
+
+	o->direct = 1;
+	if (hl > 0)
+		ok = SSL_write_ex(ssl, h, hl, &w);
+	evbuffer_ptr_set(src, &pos, 0, EVBUFFER_PTR_SET);
+	while (ok && done < n && evbuffer_peek(src, n - done, &pos, &v,
+	    1) > 0) {
+		if (v.iov_len > n - done)
+			v.iov_len = n - done;
+		if ((ok = SSL_write_ex(ssl, v.iov_base, v.iov_len, &w)) == 1) {
+			done += w;
+			evbuffer_ptr_set(src, &pos, w, EVBUFFER_PTR_ADD);
+		}
+	}
+	o->direct = 0;
+	if (!ok)
+		return -1;
+	evbuffer_drain(src, n);
+	return 0;
+}
+
+/*
+ * Sends hl bytes of h, then n bytes of src, on bev's TLS connection at
+ * once when libevent has no plaintext queued for it: encrypted here into
+ * the queue, which takes it whatever its length, and sent with one
+ * writev.  While the queue holds buffer-size or more, or the connection
+ * is not ours, -1, and nothing was done: the caller queues the plaintext
+ * for libevent, whose output then bounds the session's reading as usual.
+ * An error from OpenSSL here is left for libevent to meet and report.
+ */
+int
+tls_write(struct bufferevent *bev, const uint8_t *h, size_t hl,
+    struct evbuffer *src, size_t n)
+{
+	struct tls_out	*o = tls_out_of(bev);
+	SSL		*ssl = bufferevent_openssl_get_ssl(bev);
+
+	if (o == NULL || o->failed || o->bev == NULL ||
+	    evbuffer_get_length(o->q) >= o->cap ||
+	    evbuffer_get_length(bufferevent_get_output(bev)) != 0 ||
+	    !SSL_is_init_finished(ssl))
+		return -1;
+	if (tls_encrypt(o, ssl, h, hl, src, n) == -1) {
+		o->failed = 1;
+		return -1;
+	}
+	tls_out_flush(o);
+	return 0;
+}

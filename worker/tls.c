@@ -306,7 +306,7 @@ tls_out_method(void)
 }
 
 /* A BIO on fd for ssl, which does not close fd: libevent does. */
-static int
+static struct tls_out *
 tls_out_attach(SSL *ssl, int fd)
 {
 	BIO_METHOD	*m;
@@ -314,7 +314,7 @@ tls_out_attach(SSL *ssl, int fd)
 	struct tls_out	*o;
 
 	if ((m = tls_out_method()) == NULL || (b = BIO_new(m)) == NULL)
-		return -1;
+		return NULL;
 	if ((o = calloc(1, sizeof(*o))) == NULL ||
 	    (o->q = evbuffer_new()) == NULL ||
 	    (o->ev = event_new(ps->base, fd, EV_WRITE | EV_PERSIST,
@@ -323,7 +323,7 @@ tls_out_attach(SSL *ssl, int fd)
 			evbuffer_free(o->q);
 		free(o);
 		BIO_free(b);
-		return -1;
+		return NULL;
 	}
 	o->fd = fd;
 	o->cap = ps->conf->g.buffer_size;
@@ -331,7 +331,7 @@ tls_out_attach(SSL *ssl, int fd)
 	BIO_set_shutdown(b, 0);
 	BIO_set_init(b, 1);
 	SSL_set_bio(ssl, b, b);
-	return 0;
+	return o;
 }
 
 static struct tls_out *
@@ -356,11 +356,12 @@ struct bufferevent *
 tls_accept(SSL_CTX *ctx, int fd)
 {
 	struct bufferevent	*bev;
+	struct tls_out		*o;
 	SSL			*ssl;
 
 	if ((ssl = SSL_new(ctx)) == NULL)
 		return NULL;
-	if (tls_out_attach(ssl, fd) == -1) {
+	if ((o = tls_out_attach(ssl, fd)) == NULL) {
 		SSL_free(ssl);
 		return NULL;
 	}
@@ -372,7 +373,7 @@ tls_accept(SSL_CTX *ctx, int fd)
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)) == NULL)
 		return NULL;
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	tls_out_of(bev)->bev = bev;
+	o->bev = bev;
 	return bev;
 }
 

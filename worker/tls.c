@@ -149,7 +149,7 @@ struct tls_out {
 	int			 fd;
 	int			 eof;
 	int			 failed;
-	int			 direct;	/* tls_write's: take all */
+	int			 direct;	/* in tls_write: take all */
 	size_t			 cap;
 	struct evbuffer		*q;
 	struct event		*ev;
@@ -218,7 +218,9 @@ tls_out_write(BIO *b, const char *in, int inl)
 	}
 	if (evbuffer_add(o->q, in, inl) == -1)
 		return -1;
-	if (queued == 0 && !event_pending(o->ev, EV_WRITE, NULL))
+	/* tls_write sends at once itself. */
+	if (queued == 0 && !o->direct &&
+	    !event_pending(o->ev, EV_WRITE, NULL))
 		event_active(o->ev, EV_WRITE, 0);
 	return inl;
 }

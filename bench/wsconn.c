@@ -474,11 +474,38 @@ ws_upgrade(struct wsconn *c, const struct endpoint *e,
 	return 0;
 }
 
+/*
+ * OpenSSL alone reads a record's 5-byte header, then its body: two reads
+ * per 16 KiB.  Its own read-ahead moves what is left of its buffer to the
+ * front at every record, which costs more than it saves with a big one.
+ * So a buffering BIO reads tls_rbuf bytes at a time under it instead.
+ */
+static int
+conn_tls_bio(struct wsconn *c, const struct endpoint *e)
+{
+	BIO	*sock, *buf;
+
+	if (e->tls_rbuf == 0)
+		return SSL_set_fd(c->ssl, c->fd) == 1 ? 0 : -1;
+	if ((sock = BIO_new_socket(c->fd, BIO_NOCLOSE)) == NULL)
+		return -1;
+	if ((buf = BIO_new(BIO_f_buffer())) == NULL ||
+	    BIO_set_read_buffer_size(buf, e->tls_rbuf) != 1) {
+		BIO_free(buf);
+		BIO_free(sock);
+		return -1;
+	}
+	/* Writes go straight to the socket: nothing to flush. */
+	BIO_up_ref(sock);
+	SSL_set_bio(c->ssl, BIO_push(buf, sock), sock);
+	return 0;
+}
+
 static int
 conn_tls(struct wsconn *c, const struct endpoint *e)
 {
 	if ((c->ssl = SSL_new(e->ctx)) == NULL ||
-	    SSL_set_fd(c->ssl, c->fd) != 1 ||
+	    conn_tls_bio(c, e) == -1 ||
 	    SSL_set_tlsext_host_name(c->ssl, "localhost") != 1)
 		return -1;
 	return SSL_connect(c->ssl) == 1 ? 0 : -1;

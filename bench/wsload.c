@@ -42,6 +42,7 @@
 
 #define RBUF_BULK	(1024 * 1024)
 #define RBUF_SMALL	4096
+#define TLS_RBUF	(128 * 1024)
 #define ECHO_LEN	64
 #define ECHO_WARMUP	200
 #define MAX_SESSIONS	20000
@@ -473,6 +474,8 @@ tls_setup(void)
 	SSL_CTX_set_options(ep.ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_mode(ep.ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_verify(ep.ctx, SSL_VERIFY_NONE, NULL);
+	if (o.mode == M_DOWN)
+		ep.tls_rbuf = TLS_RBUF;
 }
 
 static void

@@ -24,6 +24,7 @@ struct endpoint {
 	int		 port;
 	char		 path[512];
 	SSL_CTX		*ctx;
+	int		 tls_rbuf;	/* bytes read ahead of OpenSSL, or 0 */
 };
 
 /* How to sign console tokens; no key file: no token at all. */

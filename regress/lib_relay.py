@@ -163,6 +163,23 @@ def rss_kib(pid):
 	raise Failure(f"no VmRSS for pid {pid}")
 
 
+def peak_rss_kib(pid, samples=30):
+	"""The most VmRSS of pid in KiB over samples taken 0.1 s apart."""
+	peak = 0
+	for _ in range(samples):
+		peak = max(peak, rss_kib(pid))
+		time.sleep(0.1)
+	return peak
+
+
+def wait_upstream_unread(t, port):
+	"""Waits until the daemon leaves bytes unread in its socket from the
+	peer on port: it stopped reading the console."""
+	t.wait_for("the daemon leaving the peer's bytes unread upstream",
+	    lambda: any(rx > 0 for _, _, _, rx in
+	    tcp_sockets(remote_port=port)), timeout=60)
+
+
 def session_worker(t, since=0, timeout=20):
 	"""(worker index, pid, session id) of the next "session start"."""
 	m = t.wait_log(r"\bworker(\d+): session start id=(\d+) ",

@@ -17,7 +17,8 @@
  * between a console's answer and the browser.  Browser payload, unmasked
  * where it was read, goes to a plain console socket the same way, in one
  * writev that steps over the frame headers between.  What a socket does
- * not take is queued behind as usual.
+ * not take is queued behind as usual.  A TLS browser socket with nothing
+ * queued gets the frame encrypted at once (tls_write).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -99,9 +100,11 @@ relay_writev(struct bufferevent *bev, const uint8_t *h, size_t hl,
 	ssize_t			 w;
 	int			 fd, nv, i, k = 0;
 
-	if (n == 0 || evbuffer_get_length(out) != 0 ||
-	    bufferevent_openssl_get_ssl(bev) != NULL ||
-	    (fd = bufferevent_getfd(bev)) == -1)
+	if (n == 0 || evbuffer_get_length(out) != 0)
+		return -1;
+	if (bufferevent_openssl_get_ssl(bev) != NULL)
+		return tls_write(bev, h, hl, src, n);
+	if ((fd = bufferevent_getfd(bev)) == -1)
 		return -1;
 	if (hl > 0) {
 		iov[k].iov_base = (void *)h;

@@ -78,7 +78,6 @@ void
 server_accept(struct wlistener *wl, int fd, struct sockaddr *sa, int salen)
 {
 	struct conn	*c;
-	SSL		*ssl;
 	int		 on = 1;
 
 	(void)salen;
@@ -93,17 +92,9 @@ server_accept(struct wlistener *wl, int fd, struct sockaddr *sa, int salen)
 	c->tls = wl->c.tls;
 	peer_string(sa, c->peer, sizeof(c->peer), &c->peer_port);
 	gettimeofday(&c->since, NULL);
-	if (wl->ctx) {
-		if ((ssl = SSL_new(wl->ctx)) == NULL) {
-			close(fd);
-			free(c);
-			return;
-		}
-		c->bev = bufferevent_openssl_socket_new(ps->base, fd, ssl,
-		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-		if (c->bev)
-			bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-	} else
+	if (wl->ctx)
+		c->bev = tls_accept(wl->ctx, fd);
+	else
 		c->bev = bufferevent_socket_new(ps->base, fd,
 		    BEV_OPT_CLOSE_ON_FREE);
 	c->timer = evtimer_new(ps->base, conn_timeout, c);
@@ -148,6 +139,7 @@ conn_free(struct conn *c)
 	if (c->bev) {
 		TAILQ_REMOVE(&worker->conns, c, entry);
 		worker->stats.connections--;
+		tls_release(c->bev);
 		bufferevent_free(c->bev);
 	}
 	if (c->up)
@@ -165,7 +157,8 @@ conn_free(struct conn *c)
 static size_t
 outlen(struct bufferevent *bev)
 {
-	return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+	return bev ? evbuffer_get_length(bufferevent_get_output(bev)) +
+	    tls_queued(bev) : 0;
 }
 
 /* Reads and drops what the client still sends after our last byte. */

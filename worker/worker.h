@@ -121,6 +121,11 @@ void		 report_sessions(uint32_t);
 
 /* tls.c */
 SSL_CTX		*tls_server_ctx(struct conf *, struct conf_listen *);
+struct bufferevent *tls_accept(SSL_CTX *, int);
+size_t		 tls_queued(struct bufferevent *);
+void		 tls_release(struct bufferevent *);
+int		 tls_write(struct bufferevent *, const uint8_t *, size_t,
+		    struct evbuffer *, size_t);
 
 /* server.c */
 void		 server_accept(struct wlistener *, int, struct sockaddr *, int);

@@ -15,7 +15,6 @@ import hashlib
 import os
 import socket
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "peers"))
@@ -37,15 +36,6 @@ route "/ws/vnc/{name}" { backend = tcp auth = none }
 
 FLOOD = 512 << 20
 BOUND_KIB = 32 << 10		# 128 times buffer-size
-SAMPLES = 30			# VmRSS samples, 0.1 s apart
-
-
-def max_rss(pid):
-	peak = 0
-	for _ in range(SAMPLES):
-		peak = max(peak, lib_relay.rss_kib(pid))
-		time.sleep(0.1)
-	return peak
 
 
 def downstream(t, peer):
@@ -54,10 +44,8 @@ def downstream(t, peer):
 	    protocols=["binary"], timeout=60)
 	_, pid, _ = lib_relay.session_worker(t, since=mark)
 	start = lib_relay.rss_kib(pid)
-	t.wait_for("the daemon leaving flood bytes unread upstream",
-	    lambda: any(rx > 0 for _, _, _, rx in
-	    lib_relay.tcp_sockets(remote_port=peer.port)), timeout=60)
-	peak = max_rss(pid)
+	lib_relay.wait_upstream_unread(t, peer.port)
+	peak = lib_relay.peak_rss_kib(pid)
 	t.note(f"downstream: worker {pid} VmRSS {start} KiB at the start, "
 	    f"{peak} KiB at most while the client did not read")
 	t.expect(peak - start < BOUND_KIB, f"downstream: VmRSS grew by "
@@ -100,7 +88,7 @@ def upstream(t, stall_port):
 	t.wait_for("the daemon leaving client bytes unread",
 	    lambda: (lib_relay.tcp_queues(t.port, me) or (0, 0))[1] > 0,
 	    timeout=30)
-	peak = max_rss(pid)
+	peak = lib_relay.peak_rss_kib(pid)
 	t.note(f"upstream: worker {pid} VmRSS {start} KiB at the start, "
 	    f"{peak} KiB at most")
 	t.expect(peak - start < BOUND_KIB, f"upstream: VmRSS grew by "

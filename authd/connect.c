@@ -67,6 +67,21 @@ connect_cb(evutil_socket_t fd, short what, void *arg)
 	connect_done(p, error);
 }
 
+/*
+ * A console on this host has answered before connect(2) returned: the
+ * handshake ran in the kernel within the call.  One getpeername(2) then
+ * saves a write event to add, wait for and delete.  A connect that failed
+ * as quickly is left to the event, which fetches its error.
+ */
+static int
+connect_established(int fd)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+
+	return getpeername(fd, (struct sockaddr *)&ss, &len) == 0;
+}
+
 void
 connect_start(struct pending *p, const struct sockaddr *sa, socklen_t salen,
     int timeout)
@@ -94,6 +109,10 @@ connect_start(struct pending *p, const struct sockaddr *sa, socklen_t salen,
 		close(p->fd);
 		p->fd = -1;
 		authd_reply(p, ERR_CONNECTION_FAILED);
+		return;
+	}
+	if (connect_established(p->fd)) {
+		connect_ok(p);
 		return;
 	}
 	p->ev = event_new(ps->base, p->fd, EV_WRITE, connect_cb, p);

@@ -85,11 +85,12 @@ done:
 }
 
 /*
- * Sends hl bytes of h, then n bytes of src, to bev's plain socket in one
- * writev when nothing is queued there, and queues what the socket does
- * not take; -1 when it cannot, and nothing was done.
+ * Sends hl bytes of h, then n bytes of src (none: src may be NULL), to
+ * bev's plain socket in one writev when nothing is queued there, and
+ * queues what the socket does not take; -1 when it cannot, and nothing
+ * was done.  A TLS connection takes a payload with its header.
  */
-static int
+int
 relay_writev(struct bufferevent *bev, const uint8_t *h, size_t hl,
     struct evbuffer *src, size_t n)
 {
@@ -100,17 +101,17 @@ relay_writev(struct bufferevent *bev, const uint8_t *h, size_t hl,
 	ssize_t			 w;
 	int			 fd, nv, i, k = 0;
 
-	if (n == 0 || evbuffer_get_length(out) != 0)
+	if (n + hl == 0 || evbuffer_get_length(out) != 0)
 		return -1;
 	if (bufferevent_openssl_get_ssl(bev) != NULL)
-		return tls_write(bev, h, hl, src, n);
+		return n > 0 ? tls_write(bev, h, hl, src, n) : -1;
 	if ((fd = bufferevent_getfd(bev)) == -1)
 		return -1;
 	if (hl > 0) {
 		iov[k].iov_base = (void *)h;
 		iov[k++].iov_len = hl;
 	}
-	nv = evbuffer_peek(src, n, NULL, v, WRITE_IOV);
+	nv = n > 0 ? evbuffer_peek(src, n, NULL, v, WRITE_IOV) : 0;
 	for (i = 0; i < nv && i < WRITE_IOV && cover < n; i++, k++) {
 		iov[k].iov_base = v[i].iov_base;
 		iov[k].iov_len = v[i].iov_len < n - cover ?
@@ -125,10 +126,8 @@ relay_writev(struct bufferevent *bev, const uint8_t *h, size_t hl,
 	if ((size_t)w < hl) {
 		evbuffer_add(out, h + w, hl - w);
 		w = 0;
-	} else {
-		w -= hl;
+	} else if ((w -= hl) > 0)
 		evbuffer_drain(src, w);
-	}
 	/* The rest of the payload, queued after its header. */
 	if (n - w > 0 && evbuffer_remove_buffer(src, out, n - w) !=
 	    (int)(n - w))

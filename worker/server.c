@@ -74,6 +74,18 @@ conn_arm_timer(struct conn *c, int seconds)
 	evtimer_add(c->timer, (&(struct timeval){ seconds, 0 }));
 }
 
+/*
+ * A closing connection goes once its callers have returned: still in
+ * this loop iteration, but never under a caller that holds it.
+ */
+static void
+conn_free_soon(struct conn *c)
+{
+	event_del(c->timer);
+	evtimer_assign(c->timer, ps->base, conn_timeout, c);
+	event_active(c->timer, EV_TIMEOUT, 1);
+}
+
 void
 server_accept(struct wlistener *wl, int fd, struct sockaddr *sa, int salen)
 {
@@ -107,7 +119,8 @@ server_accept(struct wlistener *wl, int fd, struct sockaddr *sa, int salen)
 	TAILQ_INSERT_TAIL(&worker->conns, c, entry);
 	worker->stats.connections++;
 	bufferevent_setcb(c->bev, conn_head_read, NULL, conn_event, c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* Writing is on already; enabling it would add a write event. */
+	bufferevent_enable(c->bev, EV_READ);
 	/* The whole head within head-timeout, however slowly it drips. */
 	conn_arm_timer(c, ps->conf->g.head_timeout);
 }
@@ -171,7 +184,7 @@ conn_discard(struct bufferevent *bev, void *arg)
 	c->discarded += evbuffer_get_length(in);
 	evbuffer_drain(in, evbuffer_get_length(in));
 	if (c->discarded > LINGER_MAXBYTES)
-		conn_free(c);
+		conn_free_soon(c);
 }
 
 static void
@@ -198,12 +211,15 @@ conn_linger(struct conn *c)
 		c->up = NULL;
 	}
 	if (c->lingering || fd == -1) {
-		conn_free(c);
+		conn_free_soon(c);
 		return;
 	}
 	c->lingering = 1;
-	if (!c->tls)
-		shutdown(fd, SHUT_WR);
+	/* Reset by the peer (it closed with our bytes unread): nobody waits. */
+	if (!c->tls && shutdown(fd, SHUT_WR) == -1 && errno == ENOTCONN) {
+		conn_free_soon(c);
+		return;
+	}
 	bufferevent_setcb(c->bev, conn_discard, NULL, conn_linger_event, c);
 	bufferevent_enable(c->bev, EV_READ);
 	conn_arm_timer(c, 2);
@@ -249,6 +265,11 @@ void
 conn_close_after_write(struct conn *c)
 {
 	c->state = CONN_CLOSING;
+	/* All sent already: no reads to stop, no write event to wait for. */
+	if (outlen(c->bev) == 0 && outlen(c->up) == 0) {
+		conn_linger(c);
+		return;
+	}
 	if (c->up) {
 		bufferevent_disable(c->up, EV_READ);
 		bufferevent_setcb(c->up, NULL, conn_flushed, conn_up_event, c);

@@ -198,17 +198,59 @@ session_request(struct conn *c, struct route *r, const char *target,
 	    ps->conf->g.connect_timeout + 5, 0 }));
 }
 
+#define HEAD_101_MAX	256
+
+/* The 101 response head; its length. */
+static size_t
+session_head_101(struct conn *c, char buf[HEAD_101_MAX])
+{
+	static const char *protos[] = { NULL, "binary", "base64" };
+	int	 n;
+
+	n = snprintf(buf, HEAD_101_MAX, "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Accept: %s\r\n%s%s%s\r\n", c->accept,
+	    c->proto_echo ? "Sec-WebSocket-Protocol: " : "",
+	    c->proto_echo ? protos[c->proto_echo] : "",
+	    c->proto_echo ? "\r\n" : "");
+	return n < 0 || n >= HEAD_101_MAX ? 0 : (size_t)n;
+}
+
 static void
 session_write_101(struct conn *c)
 {
-	static const char *protos[] = { NULL, "binary", "base64" };
+	char	 head[HEAD_101_MAX];
 
-	evbuffer_add_printf(bufferevent_get_output(c->bev),
-	    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-	    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%s%s\r\n",
-	    c->accept, c->proto_echo ? "Sec-WebSocket-Protocol: " : "",
-	    c->proto_echo ? protos[c->proto_echo] : "",
-	    c->proto_echo ? "\r\n" : "");
+	evbuffer_add(bufferevent_get_output(c->bev), head,
+	    session_head_101(c, head));
+}
+
+/*
+ * The 101 goes out at once, and in the same writev the console's first
+ * bytes (the RFB greeting) when they have come already: the browser gets
+ * one segment, and no write event is added and deleted for it.  What the
+ * socket does not take is queued as usual.
+ */
+static void
+session_send_101(struct conn *c)
+{
+	uint8_t		 h[HEAD_101_MAX + WS_HEADER_MAX];
+	struct evbuffer	*in = NULL;
+	size_t		 hl, n = 0;
+
+	hl = session_head_101(c, (char *)h);
+	if (!c->up_ws && c->mode == MODE_BINARY) {
+		in = bufferevent_get_input(c->up);
+		relay_fill(c->up, RELAY_LIBEVENT_READ);
+		if ((n = evbuffer_get_length(in)) > 0)
+			hl += ws_header(h + hl, WS_OP_BINARY, 1, n, NULL);
+	}
+	if (relay_writev(c->bev, h, hl, in, n) == -1) {
+		evbuffer_add(bufferevent_get_output(c->bev), h, hl);
+		if (n > 0)
+			evbuffer_add_buffer(bufferevent_get_output(c->bev), in);
+	}
+	c->bytes_out += n;
 }
 
 static const char *
@@ -299,7 +341,6 @@ session_relay(struct conn *c)
 {
 	size_t	 bound = ps->conf->g.buffer_size;
 
-	session_write_101(c);
 	c->state = CONN_RELAY;
 	worker->stats.handshakes[ERR_NONE]++;
 	report_session_start(c);
@@ -318,14 +359,16 @@ session_relay(struct conn *c)
 	bufferevent_set_max_single_read(c->bev, bound);
 	bufferevent_set_max_single_write(c->up, bound);
 	bufferevent_set_max_single_write(c->bev, bound);
-	bufferevent_enable(c->up, EV_READ | EV_WRITE);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* Writing is on from the start: enabling it adds a write event. */
+	bufferevent_enable(c->up, EV_READ);
+	bufferevent_enable(c->bev, EV_READ);
 	event_del(c->timer);
 	event_assign(c->timer, ps->base, -1, EV_PERSIST, relay_tick, c);
 	evtimer_add(c->timer, (&(struct timeval){ tick_seconds(), 0 }));
 	log_info("session start id=%u client=%s route=%s target=%s user=%s "
 	    "jti=%s", c->id, c->client, c->pattern, c->target,
 	    c->user[0] ? c->user : "-", c->jti_hash[0] ? c->jti_hash : "-");
+	session_send_101(c);
 	/* Frames that came with the head are already waiting. */
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)))
 		relay_client_read(c->bev, c);
@@ -391,6 +434,24 @@ session_finish(struct conn *c, const char *reason)
 }
 
 /*
+ * The close frame goes straight to a plain socket with nothing queued, so
+ * that closing needs no write event either.
+ */
+static void
+session_send_close(struct conn *c, uint16_t code, const char *reason)
+{
+	struct evbuffer	*f;
+
+	if ((f = evbuffer_new()) == NULL ||
+	    ws_close_append(f, code, reason, 0) == -1 ||
+	    relay_send(c->bev, f) == -1)
+		ws_close_append(bufferevent_get_output(c->bev), code, reason,
+		    0);
+	if (f != NULL)
+		evbuffer_free(f);
+}
+
+/*
  * Ends the session: code 0 only records it (the connection is going
  * anyway); otherwise a close frame with code and reason goes out first.
  */
@@ -406,8 +467,7 @@ session_end(struct conn *c, uint16_t code, const char *reason)
 		c->up_closed = 1;
 	}
 	if (!c->close_sent) {
-		ws_close_append(bufferevent_get_output(c->bev), code,
-		    reason ? reason : "", 0);
+		session_send_close(c, code, reason ? reason : "");
 		c->close_sent = 1;
 	}
 	conn_close_after_write(c);

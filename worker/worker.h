@@ -162,6 +162,8 @@ size_t		 relay_fill(struct bufferevent *, size_t);
 ssize_t		 relay_send(struct bufferevent *, struct evbuffer *);
 int		 relay_send_spans(struct bufferevent *, struct evbuffer *,
 		    const struct ws_spans *);
+int		 relay_writev(struct bufferevent *, const uint8_t *, size_t,
+		    struct evbuffer *, size_t);
 int		 relay_write_frame(struct bufferevent *, struct evbuffer *,
 		    size_t);
 

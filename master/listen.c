@@ -72,6 +72,21 @@ listen_find(struct conf *c, const char *addr)
 }
 
 /*
+ * A browser speaks first (a request head, or a TLS ClientHello), so the
+ * kernel need not wake a worker for a connection until its first bytes
+ * are there: accepting and reading the head then take one wake-up, not
+ * two.  A connection that stays silent still reaches a worker after
+ * about head-timeout, and is cut off there when the head-timeout runs out.
+ */
+static void
+listen_defer(struct listener *l, int seconds)
+{
+	if (setsockopt(l->fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds,
+	    sizeof(seconds)) == -1)
+		log_warn("listener %s: TCP_DEFER_ACCEPT", l->c.addr);
+}
+
+/*
  * Opens nc's listeners, reusing old's sockets where the address stays.
  * Each gets TCP_NOTSENT_LOWAT at buffer-size, which the connections it
  * accepts inherit: the kernel then holds at most about that much unsent
@@ -98,6 +113,7 @@ listen_open(struct conf *nc, struct conf *old)
 		if (setsockopt(l->fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
 		    sizeof(lowat)) == -1)
 			log_warn("TCP_NOTSENT_LOWAT on %s", l->c.addr);
+		listen_defer(l, nc->g.head_timeout);
 	}
 	return 0;
 }

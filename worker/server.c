@@ -90,14 +90,13 @@ void
 server_accept(struct wlistener *wl, int fd, struct sockaddr *sa, int salen)
 {
 	struct conn	*c;
-	int		 on = 1;
 
 	(void)salen;
 	if (worker->draining || (c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
 		return;
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	/* No TCP_NODELAY here: Linux copies it from the listening socket. */
 	/* Ids are unique daemon-wide: the worker is in the top byte. */
 	c->id = ((uint32_t)ps->id << 24) | (++worker->next_id & 0xffffff);
 	c->state = CONN_HEAD;
@@ -119,10 +118,18 @@ server_accept(struct wlistener *wl, int fd, struct sockaddr *sa, int salen)
 	TAILQ_INSERT_TAIL(&worker->conns, c, entry);
 	worker->stats.connections++;
 	bufferevent_setcb(c->bev, conn_head_read, NULL, conn_event, c);
-	/* Writing is on already; enabling it would add a write event. */
-	bufferevent_enable(c->bev, EV_READ);
 	/* The whole head within head-timeout, however slowly it drips. */
 	conn_arm_timer(c, ps->conf->g.head_timeout);
+	/*
+	 * The listener defers accept(2) until data came: read it now.  A
+	 * whole head goes on to authd without a read event added for it;
+	 * the start of one enables reading for the rest.  Writing is on
+	 * already: enabling it would only add a write event.
+	 */
+	if (!c->tls && relay_fill(c->bev, RELAY_LIBEVENT_READ) > 0)
+		conn_head_read(c->bev, c);
+	else
+		bufferevent_enable(c->bev, EV_READ);
 }
 
 /*
@@ -579,7 +586,8 @@ conn_head_read(struct bufferevent *bev, void *arg)
 		if (evbuffer_get_length(in) > max) {
 			bufferevent_disable(bev, EV_READ);
 			server_plain_error(c, 431);
-		}
+		} else
+			bufferevent_enable(bev, EV_READ);
 		return;
 	}
 	if ((size_t)p.pos + 4 > max) {

@@ -1,10 +1,13 @@
 # File-descriptor exhaustion: the daemon runs with RLIMIT_NOFILE 64
-# (prlimit(1)), and 200 connections arrive and stay.  accept(2) fails with EMFILE; the worker pauses its
+# (prlimit(1)), and 200 connections arrive, each sends the start of a
+# request head (the listener hands over only connections that have sent
+# something), and stay.  accept(2) fails with EMFILE; the worker pauses its
 # listener ("pausing for 1s") instead of spinning: over 3 seconds of
 # exhaustion it uses well under a second of CPU.  When the flood's
 # connections close, service resumes: an ordinary request is served.
 
 import os
+import select
 import socket
 import time
 
@@ -45,6 +48,9 @@ def run(t):
 			s.setblocking(False)
 			s.connect_ex(("127.0.0.1", t.port))
 			flood.append(s)
+		for s in flood:
+			select.select([], [s], [], 5)
+			s.send(b"G")
 		t.wait_log(r"\bworker0: accept on \S+: Too many open files: "
 		    "pausing for 1s", since=mark, timeout=20)
 		before = cpu_seconds(pid)

@@ -268,6 +268,12 @@ authd_dispatch_master(struct ipc_msg *m)
 		return connect_unix_done(m);
 	case IMSG_BEARER:
 		return kubevirt_bearer(m);
+	case IMSG_REPLAY_CHANNEL:
+		if (m->fd == -1 || m->hdr.len != 0)
+			return -1;
+		decide_replay_channel(m->fd);
+		m->fd = -1;
+		return 0;
 	case IMSG_REPLAY_NOTE:
 		if (ipc_get(m, &rn, sizeof(rn)) == -1 ||
 		    !ipc_str_ok(rn.jti, sizeof(rn.jti)))

@@ -55,6 +55,7 @@ void	decide(struct pending *);
 void	decide_release(int, uint32_t);
 void	decide_release_worker(int);
 void	decide_replay_note(struct replay_note *);
+void	decide_replay_channel(int);
 void	decide_claim(int, struct session_claim *);
 void	decide_connect(struct pending *, const char *, uint16_t);
 

@@ -28,6 +28,7 @@
 static struct token_keys	 keys = TAILQ_HEAD_INITIALIZER(keys);
 static struct replay		*replay;
 static struct limits		*limits;
+static struct ipc		*notes;		/* used jti values, to the master */
 
 static double
 now_seconds(void)
@@ -73,6 +74,40 @@ decide_replay_note(struct replay_note *n)
 {
 	decide_init();
 	replay_use(replay, n->jti, n->exp, now_seconds());
+}
+
+static int
+decide_notes_dispatch(struct ipc *ipc, struct ipc_msg *m, void *arg)
+{
+	(void)ipc;
+	(void)arg;
+	log_warnx("unexpected message %u on the replay channel", m->hdr.type);
+	return -1;
+}
+
+static void
+decide_notes_closed(struct ipc *ipc, void *arg)
+{
+	(void)arg;
+	log_warnx("replay channel closed: used tokens go to the master's "
+	    "channel");
+	ipc_free(ipc);
+	notes = NULL;
+}
+
+/*
+ * The channel for used jti values.  The master reads it in batches, so
+ * that a note wakes nobody; it is a socket all the same, and what authd
+ * sent there before a verdict is the master's even if authd dies.
+ */
+void
+decide_replay_channel(int fd)
+{
+	if (notes != NULL)
+		ipc_free(notes);
+	if ((notes = ipc_new(ps->base, fd, -1, decide_notes_dispatch,
+	    decide_notes_closed, NULL)) == NULL)
+		log_warnx("cannot set up the replay channel");
 }
 
 /* A session that was running before this authd started. */
@@ -331,7 +366,8 @@ decide_remember(struct token_claims *cl)
 	memset(&n, 0, sizeof(n));
 	strlcpy_(n.jti, cl->jti, sizeof(n.jti));
 	n.exp = cl->exp;
-	ipc_send(ps->master, IMSG_REPLAY_NOTE, 0, -1, &n, sizeof(n));
+	ipc_send(notes ? notes : ps->master, IMSG_REPLAY_NOTE, 0, -1, &n,
+	    sizeof(n));
 }
 
 static enum err_code

@@ -260,6 +260,7 @@ enum imsg_type {
 	IMSG_CTL_SESSIONS,	/* m->w: peerid = request */
 	IMSG_SESSION_LIST,	/* w->m: peerid = request; a batch */
 	IMSG_CTL_KILLED,	/* w->m: peerid = request; struct kill_result */
+	IMSG_REPLAY_CHANNEL,	/* m->a: + the socket for IMSG_REPLAY_NOTE */
 	IMSG_MAX
 };
 

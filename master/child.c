@@ -141,8 +141,10 @@ child_spawn(struct child *ch)
 	child_send_conf(ch, master->conf);
 	/* Channels first: the used tokens may fill the queue. */
 	child_channel(ch);
-	if (ch->type == PROC_AUTHD)
+	if (ch->type == PROC_AUTHD) {
+		remember_channel(ch);
 		remember_send(ch);
+	}
 }
 
 static void

@@ -82,6 +82,7 @@ void		 exporter_close(void);
 /* remember.c */
 void		 remember_add(struct replay_note *);
 void		 remember_send(struct child *);
+void		 remember_channel(struct child *);
 
 /* bearer.c */
 void		 bearer_watch(void);

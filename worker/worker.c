@@ -89,7 +89,14 @@ wlistener_new(struct conf *c, struct listener *l)
 		return NULL;
 	}
 	wl->ev_resume = evtimer_new(ps->base, worker_resume_cb, wl);
-	/* Backlog 0: the master's socket is listening already. */
+	/*
+	 * Backlog 0: the master's socket is listening already.  All workers
+	 * share it.  Per-worker SO_REUSEPORT sockets were measured against
+	 * it (issue 7): no fewer accept(2) calls or wake-ups per handshake
+	 * with deferred accept, and connections hashed to a dead worker's
+	 * socket would wait for its restart; with one queue the others
+	 * take them.
+	 */
 	wl->evl = evconnlistener_new(ps->base, worker_accept_cb, wl,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, l->fd);
 	if (wl->evl == NULL || wl->ev_resume == NULL)

@@ -42,6 +42,66 @@ static const struct proc authd_proc = {
 static struct ctl_token	 early_ctl[EARLY_CTL_MAX];
 static int		 nearly_ctl;
 
+/*
+ * A new authd counts no session until the workers claim theirs.  Console
+ * requests wait (HELD_MAX of them) until every worker has said it claimed
+ * all, or CLAIMS_WAIT seconds have passed (a worker that is gone claims
+ * nothing): else a request on one channel could be decided before another
+ * worker's claims arrive, and get a slot that is taken.
+ */
+#define HELD_MAX	1024
+#define CLAIMS_WAIT	2
+static struct pendings	 held = TAILQ_HEAD_INITIALIZER(held);
+static int		 nheld;
+static int		 claims_in;
+static struct event	*ev_claims;
+
+static void
+authd_claims_in(void)
+{
+	struct pending	*p;
+
+	claims_in = 1;
+	if (ev_claims != NULL)
+		evtimer_del(ev_claims);
+	while ((p = TAILQ_FIRST(&held)) != NULL) {
+		TAILQ_REMOVE(&held, p, entry);
+		nheld--;
+		/* Its worker died meanwhile: nobody waits for the answer. */
+		if (wchans[p->worker].ipc == NULL ||
+		    wchans[p->worker].gen != p->chan_gen)
+			pending_free(p);
+		else
+			decide(p);
+	}
+}
+
+static void
+authd_claims_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (!claims_in)
+		log_info("not every worker claimed its sessions within %ds: "
+		    "deciding anyway", CLAIMS_WAIT);
+	authd_claims_in();
+}
+
+/* Have all the workers the configuration names claimed their sessions? */
+static void
+authd_claims_check(void)
+{
+	int	 i;
+
+	if (claims_in)
+		return;
+	for (i = 0; i < ps->conf->g.prefork && i < MAX_WORKERS; i++)
+		if (!wchans[i].claimed)
+			return;
+	authd_claims_in();
+}
+
 static void
 authd_apply(struct conf *nc, struct conf *old)
 {
@@ -52,6 +112,10 @@ authd_apply(struct conf *nc, struct conf *old)
 	prism_configure(nc);
 	if (old != NULL)
 		return;
+	if ((ev_claims = evtimer_new(ps->base, authd_claims_timeout,
+	    NULL)) == NULL)
+		fatal("evtimer_new");
+	evtimer_add(ev_claims, (&(struct timeval){ CLAIMS_WAIT, 0 }));
 	for (i = 0; i < MAX_WORKERS; i++)
 		if (wchans[i].early_fd > 0) {
 			authd_open_channel(i, wchans[i].early_fd);
@@ -178,7 +242,13 @@ authd_dispatch_worker(struct ipc *ipc, struct ipc_msg *m, void *arg)
 			return authd_worker_bad(w, m);
 		}
 		explicit_bzero(m->data, m->hdr.len);
-		decide(p);
+		if (claims_in)
+			decide(p);
+		else if (nheld < HELD_MAX) {
+			TAILQ_INSERT_TAIL(&held, p, entry);
+			nheld++;
+		} else
+			authd_reply(p, ERR_INTERNAL_ERROR);
 		return 0;
 	case IMSG_API_REQ:
 		if (ipc_get(m, &aq, sizeof(aq)) == -1 ||
@@ -196,6 +266,12 @@ authd_dispatch_worker(struct ipc *ipc, struct ipc_msg *m, void *arg)
 		    !ipc_str_ok(sc.token, sizeof(sc.token)))
 			return authd_worker_bad(w, m);
 		decide_claim(w->id, &sc);
+		return 0;
+	case IMSG_CLAIMS_DONE:
+		if (m->hdr.len != 0)
+			return authd_worker_bad(w, m);
+		w->claimed = 1;
+		authd_claims_check();
 		return 0;
 	case IMSG_SESSION_END:
 		if (ipc_get(m, &se, sizeof(se)) == -1)

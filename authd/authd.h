@@ -18,6 +18,7 @@ struct wchan {
 	struct ipc		*ipc;
 	int			 early_fd;	/* channel before the first config */
 	uint32_t		 gen;		/* channels this slot has had */
+	int			 claimed;	/* sent IMSG_CLAIMS_DONE */
 };
 
 /* One request between the worker's question and authd's answer. */

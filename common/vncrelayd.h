@@ -254,6 +254,7 @@ enum imsg_type {
 	IMSG_CTL_TOKEN_RESP,	/* a->m */
 	IMSG_REPLAY_NOTE,	/* a->m: a used jti; m->a: the same, after a restart */
 	IMSG_SESSION_CLAIM,	/* w->a: a live session, to a new authd */
+	IMSG_CLAIMS_DONE,	/* w->a: every live session has been claimed */
 	IMSG_UPSTREAM_RETRY,	/* w->a: the upstream refused our credentials */
 	IMSG_BEARER,		/* m->a: a kubevirt token file changed; a->m: re-read it */
 	IMSG_STATS_AUTHD,	/* a->m: struct authd_stats */

@@ -270,6 +270,7 @@ worker_claim_sessions(void)
 		ipc_send(worker->authd, IMSG_SESSION_CLAIM, 0, -1, &sc,
 		    sizeof(sc));
 	}
+	ipc_send(worker->authd, IMSG_CLAIMS_DONE, 0, -1, NULL, 0);
 }
 
 static int

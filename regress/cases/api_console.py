@@ -153,6 +153,9 @@ def run(t):
 	lib_ctl.run_async(t, use_once(t, path, tok1, "first use"), 60)
 	start = t.wait_log(r"\bsession start id=\d+ .*route=/api/v1/console/ws"
 	    r" target=(\S*) user=ops ", since=mark)
+	# The session echoed through the console, so the peer accepted
+	# it; its output line may reach us a little later.
+	peer.wait_line(r"conn=1 accepted from ")
 	t.expect(len(accepted(peer)) == 1, f"peer: {accepted(peer)}")
 	late = []
 	late.append(lib_ctl.run_async(t, use_again(t, path, tok1,

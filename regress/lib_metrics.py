@@ -6,6 +6,7 @@ lib_metrics.py: what the metrics_* cases share beside regress/harness.py.
 
 - scrape(t, port): GET /metrics from the metrics listener, checked by
   parse() and returned as a Page;
+- recv_all(sock): what a connection sends until its EOF;
 - parse(t, text): a strict line check of the Prometheus text exposition
   format 0.0.4, as the daemon must write it: every line is "# HELP",
   "# TYPE" or a sample; names and label names have the format's syntax,
@@ -158,18 +159,23 @@ def check_histogram(t, page, fam):
 		    f"{fam}{rest}: no _sum")
 
 
+def recv_all(s):
+	"""What s receives until EOF (10000 reads at most)."""
+	got = b""
+	for _ in range(10000):
+		data = s.recv(65536)
+		if not data:
+			break
+		got += data
+	return got
+
+
 def http(t, port, request, timeout=10):
 	"""Send raw bytes to the metrics listener; all it answers until EOF."""
-	got = b""
 	with socket.create_connection(("127.0.0.1", port),
 	    timeout=timeout) as s:
 		s.sendall(request)
-		for _ in range(10000):
-			data = s.recv(65536)
-			if not data:
-				break
-			got += data
-	return got
+		return recv_all(s)
 
 
 def scrape(t, port):

@@ -435,6 +435,18 @@ server_debug(struct conn *c, const char *path)
 		server_plain_error(c, 202);
 		return 1;
 	}
+	if (strcmp(path, "/_debug/foreign-scrape") == 0 ||
+	    strcmp(path, "/_debug/long-scrape") == 0) {
+		/* A metrics page for another's connection, or with a payload. */
+		int	 foreign = path[8] == 'f';
+
+		log_warnx("debug: asking the master for a page the wrong way");
+		ipc_send(ps->master, IMSG_METRICS_REQ, foreign ?
+		    ((uint32_t)ps->id + 1) << 24 : c->id, -1, junk,
+		    foreign ? 0 : sizeof(junk));
+		server_plain_error(c, 202);
+		return 1;
+	}
 	if (strcmp(path, "/_debug/leak") == 0) {
 		/* For leak_sessions: proof that LeakSanitizer is watching. */
 		char *volatile lost = malloc(64);

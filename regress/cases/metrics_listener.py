@@ -108,8 +108,12 @@ def dial(port):
 
 
 def bounded(t, port):
-	"""Eight connections wait with half a request; the ninth is closed
+	"""Once the earlier connections are closed on the worker's side too,
+	eight connections wait with half a request; the ninth is closed
 	without an answer; the eight are then served."""
+	t.wait_for("the worker to let go of earlier metrics connections",
+	    lambda: all(state == lib_metrics.TCP_LISTEN for state, _ in
+	    lib_metrics.tcp_sockets(port).values()))
 	held = [dial(port) for _ in range(8)]
 	try:
 		for s in held:

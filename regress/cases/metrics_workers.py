@@ -25,24 +25,7 @@ metrics-listen = "127.0.0.1:{port2}"
 listen "127.0.0.1:{port}" { tls = false }
 '''
 
-TCP_ESTABLISHED = "01"
-TCP_LISTEN = "0A"
 SCRAPE = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
-
-
-def tcp_sockets(port):
-	"""{inode: (state, remote port)} of the IPv4 TCP sockets on local
-	port; a connection not accepted yet has inode 0 and is left out."""
-	out = {}
-	with open("/proc/net/tcp") as f:
-		next(f)
-		for line in f:
-			fields = line.split()
-			local, remote, state, inode = (fields[1], fields[2],
-			    fields[3], fields[9])
-			if int(local.split(":")[1], 16) == port and inode != "0":
-				out[inode] = (state, int(remote.split(":")[1], 16))
-	return out
 
 
 def socket_inodes(pid):
@@ -68,8 +51,9 @@ def holders(t, port, client):
 	"""{pid: name} of the daemon's processes that hold the server end of
 	client's connection to port."""
 	mine = client.getsockname()[1]
-	ends = {ino for ino, (state, rport) in tcp_sockets(port).items()
-	    if state == TCP_ESTABLISHED and rport == mine}
+	ends = {ino for ino, (state, rport) in
+	    lib_metrics.tcp_sockets(port).items()
+	    if state == lib_metrics.TCP_ESTABLISHED and rport == mine}
 	return {pid: name for pid, name in processes(t).items()
 	    if ends and socket_inodes(pid) & ends}
 
@@ -93,10 +77,10 @@ def master_sockets(t, port):
 	"""The master holds the listening socket of port, and nothing else
 	on it."""
 	mine = socket_inodes(t.pid)
-	states = [state for ino, (state, _) in tcp_sockets(port).items()
-	    if ino in mine]
-	t.expect(states == [TCP_LISTEN], f"the master's sockets on port "
-	    f"{port}: states {states}, want the listening one alone")
+	states = [state for ino, (state, _) in
+	    lib_metrics.tcp_sockets(port).items() if ino in mine]
+	t.expect(states == [lib_metrics.TCP_LISTEN], f"the master's sockets "
+	    f"on port {port}: states {states}, want the listening one alone")
 
 
 class Scraper(threading.Thread):

@@ -27,7 +27,7 @@ endif
 
 MASTER_SRCS	 = master/main.c master/parse.c master/child.c master/listen.c \
 		   master/control.c master/remember.c master/bearer.c \
-		   master/metrics.c master/exporter.c
+		   master/metrics.c
 AUTHD_SRCS	 = authd/authd.c authd/connect.c authd/decide.c authd/token.c \
 		   authd/replay.c authd/limits.c authd/issue.c \
 		   authd/fetch.c authd/upstream.c authd/prism.c authd/kubevirt.c \
@@ -35,7 +35,7 @@ AUTHD_SRCS	 = authd/authd.c authd/connect.c authd/decide.c authd/token.c \
 WORKER_SRCS	 = worker/worker.c worker/server.c worker/static.c \
 		   worker/route.c worker/session.c worker/tls.c \
 		   worker/ws.c worker/http.c worker/api.c worker/upstream.c \
-		   worker/report.c worker/relayio.c
+		   worker/report.c worker/relayio.c worker/exporter.c
 COMMON_SRCS	 = common/log.c common/ipc.c common/conf.c common/util.c \
 		   common/sandbox.c common/proc.c common/httpc.c \
 		   common/tlsc.c common/secret.c common/stats.c

@@ -181,7 +181,8 @@ conf_recv_listen(struct conf *c, struct ipc_msg *m)
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return -1;
 	if (ipc_get(m, &l->c, sizeof(l->c)) == -1 || !S(l->c.addr) ||
-	    !S(l->c.ciphers) || !S(l->c.ciphersuites) || !S(l->c.curves)) {
+	    !S(l->c.ciphers) || !S(l->c.ciphersuites) || !S(l->c.curves) ||
+	    (l->c.metrics != 0 && l->c.metrics != 1)) {
 		free(l);
 		return -1;
 	}

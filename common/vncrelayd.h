@@ -136,6 +136,7 @@ struct conf_listen {
 	int		 id;
 	char		 addr[ADDR_LEN];
 	int		 tls;
+	int		 metrics;	/* metrics-listen, not a console one */
 	char		 ciphers[512];
 	char		 ciphersuites[256];
 	char		 curves[128];
@@ -262,6 +263,8 @@ enum imsg_type {
 	IMSG_SESSION_LIST,	/* w->m: peerid = request; a batch */
 	IMSG_CTL_KILLED,	/* w->m: peerid = request; struct kill_result */
 	IMSG_REPLAY_CHANNEL,	/* m->a: + the socket for IMSG_REPLAY_NOTE */
+	IMSG_METRICS_REQ,	/* w->m: peerid = the connection that scrapes */
+	IMSG_METRICS_TEXT,	/* m->w: peerid as asked; struct metrics_part */
 	IMSG_MAX
 };
 
@@ -457,6 +460,19 @@ struct session_list {
 	uint32_t	 last;
 	uint32_t	 truncated;
 	uint32_t	 unused;
+};
+
+/*
+ * Master to worker: a part of the metrics page, then at most
+ * IPC_MAXPAYLOAD - sizeof(struct metrics_part) bytes of its text.  The
+ * page is METRICS_PAGE_MAX bytes at most; failed (with no text) says that
+ * the master gives no page this time.
+ */
+#define METRICS_PAGE_MAX	(4 * 1024 * 1024)
+
+struct metrics_part {
+	uint32_t	 last;		/* 1: the page is complete */
+	uint32_t	 failed;	/* 1: no page; the scrape gets 503 */
 };
 
 /* Entry points of the re-executed children (one binary, three roles). */

@@ -364,6 +364,10 @@ master_dispatch_child(struct ipc *ipc, struct ipc_msg *m, void *arg)
 		if (ch->type != PROC_WORKER || control_killed(ch, m) == -1)
 			break;
 		return 0;
+	case IMSG_METRICS_REQ:
+		if (ch->type != PROC_WORKER || metrics_request(ch, m) == -1)
+			break;
+		return 0;
 	default:
 		break;
 	}

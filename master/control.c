@@ -586,7 +586,8 @@ control_url(const char *target, const char *token, char *url, size_t len)
 	const char	*ph;
 
 	TAILQ_FOREACH(l, &master->conf->listeners, entry)
-		if (best == NULL || (l->c.tls && !best->c.tls))
+		if (!l->c.metrics && (best == NULL || (l->c.tls &&
+		    !best->c.tls)))
 			best = l;
 	TAILQ_FOREACH(r, &master->conf->routes, entry)
 		if (strstr(r->c.pattern, "{name}") && r->c.backend == BACKEND_TCP)

@@ -1,7 +1,9 @@
 /*
  * Binding the listeners.  Only the master can: it stays root for this.
  * On reload a listener whose address is unchanged keeps its socket, so no
- * connection waiting in its queue is lost.
+ * connection waiting in its queue is lost.  The metrics listener is bound
+ * here too and goes to the workers with the others: the master never
+ * accepts on any of them.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -10,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -17,6 +20,7 @@
 #include "master.h"
 
 #define LISTEN_BACKLOG	4096
+#define METRICS_BACKLOG	16
 
 /* A listening TCP socket on addr (ADDRESS:PORT), or -1 with a warning. */
 int
@@ -59,14 +63,15 @@ listen_bind(struct listener *l)
 }
 
 static struct listener *
-listen_find(struct conf *c, const char *addr)
+listen_find(struct conf *c, const char *addr, int metrics)
 {
 	struct listener	*l;
 
 	if (c == NULL)
 		return NULL;
 	TAILQ_FOREACH(l, &c->listeners, entry)
-		if (strcmp(l->c.addr, addr) == 0 && l->fd != -1)
+		if (strcmp(l->c.addr, addr) == 0 && l->fd != -1 &&
+		    l->c.metrics == metrics)
 			return l;
 	return NULL;
 }
@@ -87,6 +92,41 @@ listen_defer(struct listener *l, int seconds)
 }
 
 /*
+ * metrics-listen becomes the last listener of nc, marked as the metrics
+ * one.  Unlike a console listener, one that cannot be bound fails
+ * nothing: the daemon runs without metrics, with a warning.  It gets
+ * neither socket option of the console listeners: a scrape is one small
+ * answer, and a connection over the workers' bound is to be closed at
+ * once, not kept by the kernel until it speaks.
+ */
+static void
+listen_metrics(struct conf *nc, struct conf *old)
+{
+	const char	*addr = nc->g.metrics_listen;
+	struct listener	*l, *o;
+
+	if (addr[0] == '\0')
+		return;
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		log_warn("metrics listener %s", addr);
+		return;
+	}
+	l->c.id = -1;
+	l->c.metrics = 1;
+	strlcpy_(l->c.addr, addr, sizeof(l->c.addr));
+	if ((o = listen_find(old, addr, 1)) != NULL)
+		l->fd = fcntl(o->fd, F_DUPFD_CLOEXEC, 0);
+	else if ((l->fd = listen_socket(addr, METRICS_BACKLOG)) != -1)
+		log_info("metrics on %s", addr);
+	if (l->fd == -1) {
+		log_warnx("metrics listener %s not available", addr);
+		free(l);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&nc->listeners, l, entry);
+}
+
+/*
  * Opens nc's listeners, reusing old's sockets where the address stays.
  * Each gets TCP_NOTSENT_LOWAT at buffer-size, which the connections it
  * accepts inherit: the kernel then holds at most about that much unsent
@@ -100,7 +140,7 @@ listen_open(struct conf *nc, struct conf *old)
 	int		 lowat = nc->g.buffer_size;
 
 	TAILQ_FOREACH(l, &nc->listeners, entry) {
-		if ((o = listen_find(old, l->c.addr)) != NULL) {
+		if ((o = listen_find(old, l->c.addr, 0)) != NULL) {
 			if ((l->fd = fcntl(o->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
 				log_warn("dup listener %s", l->c.addr);
 				return -1;
@@ -115,5 +155,6 @@ listen_open(struct conf *nc, struct conf *old)
 			log_warn("TCP_NOTSENT_LOWAT on %s", l->c.addr);
 		listen_defer(l, nc->g.head_timeout);
 	}
+	listen_metrics(nc, old);
 	return 0;
 }

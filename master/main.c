@@ -139,7 +139,6 @@ master_commit(void)
 			child_send_conf(ch, master->conf);
 	}
 	conf_free(old);
-	exporter_open(master->conf);
 	want = master->conf->g.prefork;
 	for (i = want; i < master->nworkers; i++) {
 		ch = &master->workers[i];
@@ -541,7 +540,6 @@ main(int argc, char *argv[])
 	if (control_open(master->conf) == -1)
 		log_warnx("control socket %s not available",
 		    master->conf->g.control_socket);
-	exporter_open(master->conf);
 	master_start();
 	event_base_dispatch(master->base);
 	return 0;

@@ -29,6 +29,8 @@ struct child {
 	struct stats_series	 series[STATS_SERIES_MAX];
 	uint32_t		 slot[STATS_SERIES_MAX]; /* in the totals */
 	uint64_t		 restarts;
+	time_t			 page_second;	/* metrics pages it asked for */
+	int			 pages;		/* ... in that second */
 };
 
 struct master {
@@ -74,10 +76,7 @@ int		 metrics_worker(struct child *, struct ipc_msg *);
 int		 metrics_authd(struct ipc_msg *);
 void		 metrics_summary(struct worker_stats *);
 void		 metrics_render(struct evbuffer *);
-
-/* exporter.c */
-void		 exporter_open(struct conf *);
-void		 exporter_close(void);
+int		 metrics_request(struct child *, struct ipc_msg *);
 
 /* remember.c */
 void		 remember_add(struct replay_note *);

@@ -1,16 +1,19 @@
 /*
- * The master's totals, from what the children report, and the page that
- * the metrics listener serves (Prometheus text format 0.0.4).  A child
- * counts from zero when it starts; the master adds what grew since that
- * child's previous report, so a total never goes back when a child is
- * restarted.  Gauges (live sessions, open connections) are the sums of the
- * live children's last reports.
+ * The master's totals, from what the children report, and the page of the
+ * metrics listener (Prometheus text format 0.0.4), which a worker asks for
+ * when it has read a scrape: the master renders it and sends it back in
+ * parts, and reads nothing from the network.  A child counts from zero
+ * when it starts; the master adds what grew since that child's previous
+ * report, so a total never goes back when a child is restarted.  Gauges
+ * (live sessions, open connections) are the sums of the live children's
+ * last reports.
  */
 #include <sys/types.h>
 
 #include <dirent.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -18,6 +21,8 @@
 #include "stats.h"
 
 #define METRICS_SERIES_MAX	256
+#define METRICS_PAGES_PER_SECOND 50	/* that one worker may ask for */
+#define METRICS_PART_MAX	(IPC_MAXPAYLOAD - sizeof(struct metrics_part))
 
 static struct {
 	uint64_t		 sessions_total;
@@ -388,4 +393,73 @@ metrics_render(struct evbuffer *b)
 	render_histograms(b, "vncrelayd_upstream_login_seconds", LATENCY_LOGIN,
 	    "Time to log in to an upstream (Prism), by kind.");
 	render_processes(b);
+}
+
+/*
+ * A worker asks at most METRICS_PAGES_PER_SECOND times a second, and only
+ * while its channel takes the page at once: a worker that asks in a loop,
+ * or a flood of scrapes, costs the master that much rendering and no more.
+ */
+static int
+metrics_may_render(struct child *ch)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec != ch->page_second) {
+		ch->page_second = now.tv_sec;
+		ch->pages = 0;
+	}
+	return ++ch->pages <= METRICS_PAGES_PER_SECOND &&
+	    ch->ipc->queued < IPC_MAXQUEUE / 2;
+}
+
+/* The page in parts; a page that does not fit is no page (failed). */
+static void
+metrics_send(struct child *ch, uint32_t id, struct evbuffer *b)
+{
+	struct metrics_part	 part = { .last = 1, .failed = 1 };
+	size_t			 len = b ? evbuffer_get_length(b) : 0, n;
+
+	if (b == NULL || len > METRICS_PAGE_MAX ||
+	    ch->ipc->queued + len > IPC_MAXQUEUE / 2) {
+		if (ipc_send(ch->ipc, IMSG_METRICS_TEXT, id, -1, &part,
+		    sizeof(part)) == -1)
+			log_warn("%s: metrics page", ch->name);
+		return;
+	}
+	part.failed = 0;
+	do {
+		n = len < METRICS_PART_MAX ? len : METRICS_PART_MAX;
+		part.last = n == len;
+		if (ipc_sendv(ch->ipc, IMSG_METRICS_TEXT, id, -1, &part,
+		    sizeof(part), evbuffer_pullup(b, n), n) == -1) {
+			log_warn("%s: metrics page", ch->name);
+			return;
+		}
+		evbuffer_drain(b, n);
+		len -= n;
+	} while (len > 0);
+}
+
+/*
+ * IMSG_METRICS_REQ: no payload; peerid names the connection that scrapes,
+ * one of the asking worker's (its slot is the id's top byte).  -1 if
+ * malformed.
+ */
+int
+metrics_request(struct child *ch, struct ipc_msg *m)
+{
+	struct evbuffer	*b = NULL;
+
+	if (m->hdr.len != 0 || m->hdr.peerid >> 24 != (uint32_t)ch->id)
+		return -1;
+	if (metrics_may_render(ch) && (b = evbuffer_new()) != NULL)
+		metrics_render(b);
+	else
+		log_debug("%s: no metrics page this time", ch->name);
+	metrics_send(ch, m->hdr.peerid, b);
+	if (b != NULL)
+		evbuffer_free(b);
+	return 0;
 }

@@ -6,6 +6,9 @@ lib_metrics.py: what the metrics_* cases share beside regress/harness.py.
 
 - scrape(t, port): GET /metrics from the metrics listener, checked by
   parse() and returned as a Page;
+- recv_all(sock): what a connection sends until its EOF;
+- tcp_sockets(port): the IPv4 TCP sockets on a local port that a process
+  holds, from /proc/net/tcp;
 - parse(t, text): a strict line check of the Prometheus text exposition
   format 0.0.4, as the daemon must write it: every line is "# HELP",
   "# TYPE" or a sample; names and label names have the format's syntax,
@@ -158,18 +161,43 @@ def check_histogram(t, page, fam):
 		    f"{fam}{rest}: no _sum")
 
 
+TCP_ESTABLISHED = "01"
+TCP_LISTEN = "0A"
+
+
+def tcp_sockets(port):
+	"""{inode: (state, remote port)} of the IPv4 TCP sockets on local
+	port that some process holds (not those that wait to be accepted, nor
+	those in TIME_WAIT: their inode is 0)."""
+	out = {}
+	with open("/proc/net/tcp") as f:
+		next(f)
+		for line in f:
+			fields = line.split()
+			local, remote, state, inode = (fields[1], fields[2],
+			    fields[3], fields[9])
+			if int(local.split(":")[1], 16) == port and inode != "0":
+				out[inode] = (state, int(remote.split(":")[1], 16))
+	return out
+
+
+def recv_all(s):
+	"""What s receives until EOF (10000 reads at most)."""
+	got = b""
+	for _ in range(10000):
+		data = s.recv(65536)
+		if not data:
+			break
+		got += data
+	return got
+
+
 def http(t, port, request, timeout=10):
 	"""Send raw bytes to the metrics listener; all it answers until EOF."""
-	got = b""
 	with socket.create_connection(("127.0.0.1", port),
 	    timeout=timeout) as s:
 		s.sendall(request)
-		for _ in range(10000):
-			data = s.recv(65536)
-			if not data:
-				break
-			got += data
-	return got
+		return recv_all(s)
 
 
 def scrape(t, port):

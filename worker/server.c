@@ -1,7 +1,8 @@
 /*
  * The HTTP front: accept, TLS, read one bounded request head under a
  * deadline, then hand it to the static file server or to a WebSocket
- * route.  Nothing is read past the head: GET and HEAD carry no body.
+ * route (on the metrics listener, to exporter.c alone).  Nothing is read
+ * past the head: GET and HEAD carry no body.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -101,6 +102,7 @@ server_accept(struct wlistener *wl, int fd, struct sockaddr *sa, int salen)
 	c->id = ((uint32_t)ps->id << 24) | (++worker->next_id & 0xffffff);
 	c->state = CONN_HEAD;
 	c->tls = wl->c.tls;
+	c->metrics = wl->c.metrics;
 	peer_string(sa, c->peer, sizeof(c->peer), &c->peer_port);
 	gettimeofday(&c->since, NULL);
 	if (wl->ctx)
@@ -164,6 +166,8 @@ conn_free(struct conn *c)
 	}
 	if (c->up)
 		bufferevent_free(c->up);
+	if (c->page)
+		evbuffer_free(c->page);
 	conn_forget_head(c);
 	free(c);
 	if (worker->draining && TAILQ_EMPTY(&worker->conns)) {
@@ -313,6 +317,9 @@ conn_timeout(evutil_socket_t fd, short what, void *arg)
 		break;
 	case CONN_RELAY:
 		break;
+	case CONN_SCRAPE:
+		exporter_timeout(c);
+		break;
 	}
 }
 
@@ -379,7 +386,7 @@ server_error_json(struct conn *c, int status, enum err_code code)
 	server_respond(c, status, "application/json", NULL, body, n, 0);
 }
 
-static void
+void
 server_plain_error(struct conn *c, int status)
 {
 	char	 body[128];
@@ -425,6 +432,18 @@ server_debug(struct conn *c, const char *path)
 
 		log_warnx("debug: listing another worker's session");
 		ipc_send(ps->master, IMSG_SESSION_LIST, 0, -1, &m, sizeof(m));
+		server_plain_error(c, 202);
+		return 1;
+	}
+	if (strcmp(path, "/_debug/foreign-scrape") == 0 ||
+	    strcmp(path, "/_debug/long-scrape") == 0) {
+		/* A metrics page for another's connection, or with a payload. */
+		int	 foreign = path[8] == 'f';
+
+		log_warnx("debug: asking the master for a page the wrong way");
+		ipc_send(ps->master, IMSG_METRICS_REQ, foreign ?
+		    ((uint32_t)ps->id + 1) << 24 : c->id, -1, junk,
+		    foreign ? 0 : sizeof(junk));
 		server_plain_error(c, 202);
 		return 1;
 	}
@@ -506,6 +525,11 @@ server_dispatch(struct conn *c)
 	const char	*path = c->req.path, *api;
 	size_t		 plen = strlen(ps->conf->g.path_prefix);
 
+	/* The metrics listener serves /metrics, and nothing else at all. */
+	if (c->metrics) {
+		exporter_request(c);
+		return;
+	}
 #ifdef VNCRELAYD_DEBUG
 	if (server_debug(c, path))
 		return;

@@ -31,8 +31,15 @@ static void
 worker_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
+	struct wlistener	*wl = arg;
+
 	(void)evl;
-	server_accept(arg, fd, sa, salen);
+	if (wl->c.metrics && exporter_full()) {
+		log_debug("metrics: too many connections");
+		close(fd);
+		return;
+	}
+	server_accept(wl, fd, sa, salen);
 }
 
 static void
@@ -307,6 +314,8 @@ worker_dispatch_master(struct ipc_msg *m)
 			return -1;
 		report_sessions(m->hdr.peerid);
 		return 0;
+	case IMSG_METRICS_TEXT:
+		return exporter_page(m);
 	default:
 		log_warnx("unexpected message %u from the master", m->hdr.type);
 		return 0;

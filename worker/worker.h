@@ -33,6 +33,7 @@ enum conn_state {
 	CONN_UPSTREAM,		/* upgrading to a WebSocket upstream */
 	CONN_RELAY,		/* WebSocket session */
 	CONN_CLOSING,		/* flushing the last bytes */
+	CONN_SCRAPE,		/* waiting for the master's metrics page */
 };
 
 enum ws_mode {
@@ -56,6 +57,8 @@ struct conn {
 	int			 api;		/* a console API request */
 	int			 lingering;
 	size_t			 discarded;
+	int			 metrics;	/* on the metrics listener */
+	struct evbuffer		*page;		/* the metrics page, arriving */
 
 	/* The WebSocket request, kept until the verdict. */
 	char			 pattern[PATTERN_LEN];
@@ -137,6 +140,7 @@ void		 server_write_head(struct conn *, int, const char *,
 void		 server_respond(struct conn *, int, const char *, const char *,
 		    const char *, size_t, int);
 void		 server_error_json(struct conn *, int, enum err_code);
+void		 server_plain_error(struct conn *, int);
 void		 server_next_request(struct conn *);
 void		 server_drain(void);
 struct conn	*conn_find(uint32_t);
@@ -150,6 +154,12 @@ struct route	*route_match(struct conf *, const char *, char *, size_t,
 		    char *, size_t, char *, size_t);
 
 int		 route_decode(const char *, char *, size_t);
+
+/* exporter.c */
+int		 exporter_full(void);
+void		 exporter_request(struct conn *);
+int		 exporter_page(struct ipc_msg *);
+void		 exporter_timeout(struct conn *);
 
 /* api.c */
 const char	*api_match(const char *);

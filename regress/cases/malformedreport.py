@@ -1,7 +1,8 @@
 # A worker whose report to the master is malformed is ended and replaced;
-# the master keeps running and keeps serving its metrics page: counters
-# that claim a series they do not carry, and a session list naming a
-# session of another worker.
+# the master keeps running and its metrics page keeps being served:
+# counters that claim a series they do not carry, a session list naming a
+# session of another worker, a metrics page asked for another worker's
+# connection, and one asked for with a payload.
 
 import os
 import sys
@@ -38,3 +39,5 @@ def run(t):
 	t.start()
 	one(t, "malformed-stats", 1)
 	one(t, "foreign-session", 2)
+	one(t, "foreign-scrape", 3)
+	one(t, "long-scrape", 4)

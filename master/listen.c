@@ -126,18 +126,11 @@ listen_metrics(struct conf *nc, struct conf *old)
 	TAILQ_INSERT_TAIL(&nc->listeners, l, entry);
 }
 
-/*
- * Opens nc's listeners, reusing old's sockets where the address stays.
- * Each gets TCP_NOTSENT_LOWAT at buffer-size, which the connections it
- * accepts inherit: the kernel then holds at most about that much unsent
- * for a browser, besides what the worker queues, and not the megabytes
- * that send-buffer autotuning would let a stalled browser pile up.
- */
+/* Opens nc's listeners, reusing old's sockets where the address stays. */
 int
 listen_open(struct conf *nc, struct conf *old)
 {
 	struct listener	*l, *o;
-	int		 lowat = nc->g.buffer_size;
 
 	TAILQ_FOREACH(l, &nc->listeners, entry) {
 		if ((o = listen_find(old, l->c.addr, 0)) != NULL) {
@@ -150,9 +143,6 @@ listen_open(struct conf *nc, struct conf *old)
 			    l->c.addr);
 			return -1;
 		}
-		if (setsockopt(l->fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
-		    sizeof(lowat)) == -1)
-			log_warn("TCP_NOTSENT_LOWAT on %s", l->c.addr);
 		listen_defer(l, nc->g.head_timeout);
 	}
 	listen_metrics(nc, old);

@@ -8,8 +8,8 @@
 # reading because the browser's queue is full), the worker's VmRSS must
 # have grown by no more than the bound vncrelayd.conf(5) documents under
 # buffer-size: twice buffer-size plus 16 KiB for each such session.  The
-# kernel's TCP memory in all is noted: TCP_NOTSENT_LOWAT on the listeners
-# keeps it from growing by megabytes per stalled browser.  Then some
+# kernel's TCP memory in all is noted: on loopback (64 KiB segments) the
+# send buffers toward the stalled browsers autotune to megabytes each.  Then some
 # of the sessions read again, and their first megabytes arrive complete
 # and in order: backpressure lost nothing.
 

@@ -7,7 +7,7 @@
 # leaves upstream bytes unread in every upstream socket (it stopped
 # reading because the browser's queue is full), the worker's VmRSS must
 # have grown by no more than the bound vncrelayd.conf(5) documents under
-# buffer-size: twice buffer-size plus 16 KiB for each such session.  The
+# buffer-size: three times buffer-size for each such session.  The
 # kernel's TCP memory in all is noted: on loopback (64 KiB segments) the
 # send buffers toward the stalled browsers autotune to megabytes each.  Then some
 # of the sessions read again, and their first megabytes arrive complete
@@ -31,7 +31,7 @@ TIMEOUT = 300
 
 SESSIONS = 1000
 BUFFER = 65536
-PER_SESSION = 2 * BUFFER + (16 << 10)	# documented
+PER_SESSION = 3 * BUFFER		# documented
 PATTERN = 65521			# prime, so a lost or repeated block shows
 LIMIT = 256 << 20		# most bytes one console sends
 CHECKED = 20			# sessions read afterwards

@@ -67,12 +67,7 @@ authd_claims_in(void)
 	while ((p = TAILQ_FIRST(&held)) != NULL) {
 		TAILQ_REMOVE(&held, p, entry);
 		nheld--;
-		/* Its worker died meanwhile: nobody waits for the answer. */
-		if (wchans[p->worker].ipc == NULL ||
-		    wchans[p->worker].gen != p->chan_gen)
-			pending_free(p);
-		else
-			decide(p);
+		decide(p);
 	}
 }
 
@@ -136,6 +131,24 @@ pending_free(struct pending *p)
 		close(p->fd);
 	explicit_bzero(p, sizeof(*p));
 	free(p);
+}
+
+/* Frees the requests of a worker that is gone from q; returns how many. */
+int
+pendings_drop_worker(struct pendings *q, int worker)
+{
+	struct pending	*p, *next;
+	int		 n = 0;
+
+	for (p = TAILQ_FIRST(q); p; p = next) {
+		next = TAILQ_NEXT(p, entry);
+		if (p->worker != worker)
+			continue;
+		TAILQ_REMOVE(q, p, entry);
+		pending_free(p);
+		n++;
+	}
+	return n;
 }
 
 /*
@@ -298,6 +311,7 @@ authd_worker_closed(struct ipc *ipc, void *arg)
 	(void)ipc;
 	log_debug("worker%d channel closed", w->id);
 	connect_cancel_worker(w->id);
+	nheld -= pendings_drop_worker(&held, w->id);
 	decide_release_worker(w->id);
 	ipc_free(w->ipc);
 	w->ipc = NULL;

@@ -47,6 +47,7 @@ TAILQ_HEAD(pendings, pending);
 /* authd.c */
 void	authd_reply(struct pending *, enum err_code);
 void	pending_free(struct pending *);
+int	pendings_drop_worker(struct pendings *, int);
 void	authd_open_channel(int, int);
 extern struct wchan	 wchans[MAX_WORKERS];
 

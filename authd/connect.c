@@ -130,22 +130,8 @@ connect_start(struct pending *p, const struct sockaddr *sa, socklen_t salen,
 void
 connect_cancel_worker(int worker)
 {
-	struct pending	*p, *next;
-
-	for (p = TAILQ_FIRST(&connecting); p; p = next) {
-		next = TAILQ_NEXT(p, entry);
-		if (p->worker != worker)
-			continue;
-		TAILQ_REMOVE(&connecting, p, entry);
-		pending_free(p);
-	}
-	for (p = TAILQ_FIRST(&unixwait); p; p = next) {
-		next = TAILQ_NEXT(p, entry);
-		if (p->worker != worker)
-			continue;
-		TAILQ_REMOVE(&unixwait, p, entry);
-		pending_free(p);
-	}
+	pendings_drop_worker(&connecting, worker);
+	pendings_drop_worker(&unixwait, worker);
 }
 
 /*

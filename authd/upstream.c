@@ -152,15 +152,7 @@ upstream_release(int worker, uint32_t session)
 void
 upstream_release_worker(int worker)
 {
-	struct pending	*p, *next;
-
-	for (p = TAILQ_FIRST(&granted); p; p = next) {
-		next = TAILQ_NEXT(p, entry);
-		if (p->worker != worker)
-			continue;
-		TAILQ_REMOVE(&granted, p, entry);
-		pending_free(p);
-	}
+	pendings_drop_worker(&granted, worker);
 }
 
 /*

@@ -215,8 +215,11 @@ relay_span_iov(const struct ws_spans *sp, const struct evbuffer_iovec *v,
 			iov[k].iov_base = (uint8_t *)v[j].iov_base +
 			    (from - base);
 			iov[k++].iov_len = (top < hi ? top : hi) - from;
-			/* The next span may begin in this extent. */
-			if (top > hi)
+			/*
+			 * Stay on this extent: the next span may begin in
+			 * it (and one that ends here adds no empty iovec).
+			 */
+			if (top >= hi)
 				break;
 		}
 	}

@@ -270,6 +270,9 @@ ws_read_header(struct ws_decoder *d, struct evbuffer *in, struct ws_spans *sp)
 			return ws_fail(d, WS_CLOSE_PROTOCOL);
 	} else
 		len = len7;
+	/* RFC 6455 5.2: the length in the fewest bytes, or a violation. */
+	if ((len7 == 126 && len < 126) || (len7 == 127 && len <= 0xffff))
+		return ws_fail(d, WS_CLOSE_PROTOCOL);
 
 	opcode = h[0] & 0x0f;
 	aside = (opcode & 0x08) || ws_aside(d, opcode);

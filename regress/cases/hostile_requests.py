@@ -16,10 +16,10 @@
 #   401 INVALID_TOKEN;
 # - non-canonical, IPv4-mapped and out-of-network addresses, and DNS
 #   names, in /vnc/{ip}: 403 UNAUTHORIZED;
-# - frames: giant and negative (top bit) lengths, control frames over 125
-#   bytes, close frames with an invalid code or a 1-byte payload, reserved
-#   opcodes and RSV bits, unmasked frames, continuation misuse: 1002 or
-#   1009; invalid UTF-8, and bad base64 in base64 mode: 1007.
+# - frames: giant, negative (top bit) and non-minimal lengths, control
+#   frames over 125 bytes, close frames with an invalid code or a 1-byte
+#   payload, reserved opcodes and RSV bits, unmasked frames, continuation
+#   misuse: 1002 or 1009; invalid UTF-8, and bad base64 in base64 mode: 1007.
 
 import base64
 import hashlib
@@ -212,6 +212,12 @@ def frames():
 	        length=(1 << 64) - 1)[:14] + b"x", {1002, 1009}),
 	    ("just over max-frame-size", "binary", enc(OP_BINARY, b"",
 	        length=65537)[:14] + b"x", {1009}),
+	    ("length 5 in 16 bits", "binary", enc(OP_BINARY, b"hello",
+	        length_form=16), {1002}),
+	    ("length 125 in 64 bits", "binary", enc(OP_BINARY, b"h" * 125,
+	        length_form=64), {1002}),
+	    ("length 65535 in 64 bits", "binary", enc(OP_BINARY, b"h" * 65535,
+	        length_form=64), {1002}),
 	    ("ping of 126", "binary", enc(OP_PING, b"p" * 126,
 	        length_form=16), {1002}),
 	    ("ping of 65535", "binary", enc(OP_PING, b"", length=65535,

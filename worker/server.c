@@ -41,7 +41,7 @@ conn_find(uint32_t id)
 {
 	struct conn	*c;
 
-	TAILQ_FOREACH(c, &worker->conns, entry)
+	LIST_FOREACH(c, &worker->byid[id % CONN_BUCKETS], byid)
 		if (c->id == id)
 			return c;
 	return NULL;
@@ -98,8 +98,15 @@ server_accept(struct wlistener *wl, int fd, struct sockaddr *sa, int salen)
 		return;
 	}
 	/* No TCP_NODELAY here: Linux copies it from the listening socket. */
-	/* Ids are unique daemon-wide: the worker is in the top byte. */
-	c->id = ((uint32_t)ps->id << 24) | (++worker->next_id & 0xffffff);
+	/*
+	 * Ids are unique daemon-wide: the worker is in the top byte.  The
+	 * counter wraps after 2^24 connections, so an id that a long session
+	 * still holds is skipped, and so is 0.
+	 */
+	do
+		c->id = ((uint32_t)ps->id << 24) |
+		    (++worker->next_id & CONN_ID_MASK);
+	while ((c->id & CONN_ID_MASK) == 0 || conn_find(c->id) != NULL);
 	c->state = CONN_HEAD;
 	c->tls = wl->c.tls;
 	c->metrics = wl->c.metrics;
@@ -118,6 +125,7 @@ server_accept(struct wlistener *wl, int fd, struct sockaddr *sa, int salen)
 		return;
 	}
 	TAILQ_INSERT_TAIL(&worker->conns, c, entry);
+	LIST_INSERT_HEAD(&worker->byid[c->id % CONN_BUCKETS], c, byid);
 	worker->stats.connections++;
 	bufferevent_setcb(c->bev, conn_head_read, NULL, conn_event, c);
 	/* The whole head within head-timeout, however slowly it drips. */
@@ -160,6 +168,7 @@ conn_free(struct conn *c)
 		event_free(c->timer);
 	if (c->bev) {
 		TAILQ_REMOVE(&worker->conns, c, entry);
+		LIST_REMOVE(c, byid);
 		worker->stats.connections--;
 		tls_release(c->bev);
 		bufferevent_free(c->bev);
@@ -455,6 +464,15 @@ server_debug(struct conn *c, const char *path)
 		if (lost != NULL)
 			lost[0] = 1;
 		lost = NULL;
+		server_plain_error(c, 202);
+		return 1;
+	}
+	if (strcmp(path, "/_debug/rewind-ids") == 0) {
+		/* The next connection would take the oldest one's id. */
+		struct conn	*old = TAILQ_FIRST(&worker->conns);
+
+		log_warnx("debug: connection ids rewound to %08x", old->id);
+		worker->next_id = (old->id & CONN_ID_MASK) - 1;
 		server_plain_error(c, 202);
 		return 1;
 	}

@@ -43,6 +43,7 @@ enum ws_mode {
 
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;
+	LIST_ENTRY(conn)	 byid;		/* in worker->byid */
 	uint32_t		 id;
 	enum conn_state		 state;
 	struct bufferevent	*bev;		/* the browser */
@@ -97,10 +98,15 @@ struct conn {
 
 TAILQ_HEAD(conns, conn);
 
+/* Connections by id, so that a verdict finds its own in a crowd. */
+#define CONN_BUCKETS	4096
+#define CONN_ID_MASK	0xffffff	/* below the worker's byte */
+
 struct worker {
 	struct ipc		*authd;
 	TAILQ_HEAD(, wlistener)	 listeners;
 	struct conns		 conns;
+	LIST_HEAD(, conn)	 byid[CONN_BUCKETS];
 	uint32_t		 next_id;
 	uint32_t		 next_reqid;
 	int			 draining;

@@ -93,7 +93,9 @@ server_accept(struct wlistener *wl, int fd, struct sockaddr *sa, int salen)
 	struct conn	*c;
 
 	(void)salen;
-	if (worker->draining || (c = calloc(1, sizeof(*c))) == NULL) {
+	/* A drain still answers scrapes: the operator watches it end. */
+	if ((worker->draining && !wl->c.metrics) ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
 		return;
 	}
@@ -680,10 +682,11 @@ server_drain(void)
 		return;
 	worker->draining = 1;
 	TAILQ_FOREACH(wl, &worker->listeners, entry)
-		evconnlistener_disable(wl->evl);
+		if (!wl->c.metrics)
+			evconnlistener_disable(wl->evl);
 	for (c = TAILQ_FIRST(&worker->conns); c; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (c->state == CONN_HEAD)
+		if (c->state == CONN_HEAD && !c->metrics)
 			conn_free(c);
 	}
 	if (TAILQ_EMPTY(&worker->conns)) {

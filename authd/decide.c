@@ -68,12 +68,48 @@ decide_init(void)
 		fatalx("cannot allocate the session limits");
 }
 
-/* A jti used before this authd started: the master remembered it. */
-void
-decide_replay_note(struct replay_note *n)
+/*
+ * A batch of the jti values used before this authd started, which the
+ * master remembered.  Returns 1 after the last batch, 0 when more are to
+ * come (and asks for them), -1 when the batch is malformed.
+ */
+int
+decide_replay_batch(struct ipc_msg *m)
 {
+	static uint32_t		 taken, batches, lost;
+	struct replay_batch	 b;
+	struct replay_note	 n;
+	double			 now = now_seconds();
+	uint32_t		 i, next;
+
+	if (m->hdr.len < sizeof(b))
+		return -1;
+	memcpy(&b, m->data, sizeof(b));
+	if (m->hdr.len != sizeof(b) + (size_t)b.n * sizeof(n))
+		return -1;
 	decide_init();
-	replay_use(replay, n->jti, n->exp, now_seconds());
+	for (i = 0; i < b.n; i++) {
+		memcpy(&n, m->data + sizeof(b) + i * sizeof(n), sizeof(n));
+		if (!ipc_str_ok(n.jti, sizeof(n.jti)))
+			return -1;
+		if (replay_use(replay, n.jti, n.exp, now) == -2)
+			lost++;
+	}
+	taken += b.n;
+	batches++;
+	if (!b.last) {
+		next = b.offset + b.n;
+		ipc_send(ps->master, IMSG_REPLAY_MORE, 0, -1, &next,
+		    sizeof(next));
+		return 0;
+	}
+	if (taken > 0)
+		log_info("took back %u used tokens from the master in %u "
+		    "messages", taken, batches);
+	if (lost > 0)
+		log_warnx("replay cache full: %u used tokens taken back are "
+		    "not remembered", lost);
+	return 1;
 }
 
 static int

@@ -2,7 +2,8 @@
  * Used one-time tokens, remembered for authd.  authd holds the replay
  * cache; if it dies, a new one would accept a used token again until it
  * expired.  So authd tells the master each jti it accepts, and the master
- * hands the unexpired ones to every new authd before its first request.
+ * hands the unexpired ones back to every new authd, which decides no
+ * request before it has them all.
  * A jti is no secret: without the signature it opens nothing.
  *
  * The notes come on a channel of their own, which the master reads in
@@ -26,6 +27,8 @@
 
 #define REMEMBER_MAX		100000
 #define REMEMBER_PAUSE_MS	100
+#define REMEMBER_BATCH		((IPC_MAXPAYLOAD - sizeof(struct replay_batch)) \
+				    / sizeof(struct replay_note))
 
 static struct replay_note	*notes;
 static size_t			 nnotes;
@@ -64,22 +67,39 @@ remember_add(struct replay_note *n)
 	notes[nnotes++] = *n;
 }
 
+/*
+ * Hands authd the used tokens from offset on, as many as one message
+ * holds.  authd asks for the next batch once it has taken this one, so
+ * that however many there are, the queue to authd holds one batch at a
+ * time; the last tells authd that it may decide.  The list does not move
+ * meanwhile: notes come only from authd, and a new authd decides nothing
+ * before it has the last batch.
+ */
 void
-remember_send(struct child *authd)
+remember_send(struct child *authd, uint32_t offset)
 {
-	size_t	 i, sent = 0;
+	struct replay_batch	 b;
 
-	remember_expire();
-	for (i = 0; i < nnotes; i++)
-		if (ipc_send(authd->ipc, IMSG_REPLAY_NOTE, 0, -1, &notes[i],
-		    sizeof(notes[i])) == 0)
-			sent++;
-	if (sent)
-		log_info("gave authd %zu used tokens to refuse", sent);
-	if (sent < nnotes)
-		log_warnx("could not give authd %zu used tokens: a restarted "
-		    "authd may accept them again until they expire",
-		    nnotes - sent);
+	if (offset == 0)
+		remember_expire();
+	if (offset > nnotes) {
+		log_warnx("authd asked for used tokens from %u of %zu", offset,
+		    nnotes);
+		return;
+	}
+	memset(&b, 0, sizeof(b));
+	b.offset = offset;
+	b.n = nnotes - offset < REMEMBER_BATCH ? nnotes - offset :
+	    REMEMBER_BATCH;
+	b.total = nnotes;
+	b.last = offset + b.n == nnotes;
+	if (ipc_sendv(authd->ipc, IMSG_REPLAY_BATCH, 0, -1, &b, sizeof(b),
+	    notes + offset, b.n * sizeof(*notes)) == -1) {
+		log_warn("cannot hand authd its used tokens");
+		return;
+	}
+	if (b.last && nnotes > 0)
+		log_info("handed authd %zu used tokens to refuse", nnotes);
 }
 
 /* Reads what authd has sent; 0 when the channel is still open. */

@@ -90,9 +90,7 @@ decide_replay_batch(struct ipc_msg *m)
 	decide_init();
 	for (i = 0; i < b.n; i++) {
 		memcpy(&n, m->data + sizeof(b) + i * sizeof(n), sizeof(n));
-		if (!ipc_str_ok(n.jti, sizeof(n.jti)))
-			return -1;
-		if (replay_use(replay, n.jti, n.exp, now) == -2)
+		if (replay_add(replay, n.digest, n.exp, now) == -2)
 			lost++;
 	}
 	taken += b.n;
@@ -393,17 +391,32 @@ decide_target(struct pending *p, struct route *r, struct target **t)
 	return ERR_NONE;
 }
 
-/* The master keeps used jti values so that a new authd knows them. */
-static void
-decide_remember(struct token_claims *cl)
+/*
+ * One-time use.  The master keeps the digests of used jti values, so that
+ * a new authd knows them.
+ */
+static enum err_code
+decide_once(struct token_claims *cl)
 {
 	struct replay_note	 n;
 
 	memset(&n, 0, sizeof(n));
-	strlcpy_(n.jti, cl->jti, sizeof(n.jti));
 	n.exp = cl->exp;
-	ipc_send(notes ? notes : ps->master, IMSG_REPLAY_NOTE, 0, -1, &n,
-	    sizeof(n));
+	if (replay_digest(cl->jti, n.digest) == -1) {
+		log_info("token refused: empty jti");
+		return ERR_INVALID_TOKEN;
+	}
+	switch (replay_add(replay, n.digest, n.exp, now_seconds())) {
+	case 0:
+		ipc_send(notes ? notes : ps->master, IMSG_REPLAY_NOTE, 0, -1,
+		    &n, sizeof(n));
+		return ERR_NONE;
+	case -1:
+		return ERR_TOKEN_ALREADY_USED;
+	default:
+		log_warnx("replay cache full");
+		return ERR_INTERNAL_ERROR;
+	}
 }
 
 static enum err_code
@@ -415,18 +428,8 @@ decide_limits(struct pending *p, struct token_claims *cl, int token)
 		return ERR_MAX_CONNECTIONS_REACHED;
 	}
 	p->acquired = 1;
-	if (token && cl->has_jti) {
-		switch (replay_use(replay, cl->jti, cl->exp, now_seconds())) {
-		case 0:
-			decide_remember(cl);
-			break;
-		case -1:
-			return ERR_TOKEN_ALREADY_USED;
-		default:
-			log_warnx("replay cache full");
-			return ERR_INTERNAL_ERROR;
-		}
-	}
+	if (token && cl->has_jti)
+		return decide_once(cl);
 	return ERR_NONE;
 }
 

@@ -352,7 +352,7 @@ struct ctl_token {
 
 /* A used one-time token, kept by the master across authd restarts. */
 struct replay_note {
-	char		 jti[129];
+	uint8_t		 digest[16];		/* REPLAY_DIGEST_LEN */
 	double		 exp;
 };
 

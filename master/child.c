@@ -341,8 +341,6 @@ master_dispatch_child(struct ipc *ipc, struct ipc_msg *m, void *arg)
 		if (ch->type != PROC_AUTHD || m->hdr.len != sizeof(rn))
 			break;
 		memcpy(&rn, m->data, sizeof(rn));
-		if (!ipc_str_ok(rn.jti, sizeof(rn.jti)))
-			break;
 		remember_add(&rn);
 		return 0;
 	case IMSG_REPLAY_MORE:

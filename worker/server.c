@@ -397,15 +397,47 @@ server_error_json(struct conn *c, int status, enum err_code code)
 	server_respond(c, status, "application/json", NULL, body, n, 0);
 }
 
-void
-server_plain_error(struct conn *c, int status)
+static void
+server_plain(struct conn *c, int status, const char *extra)
 {
 	char	 body[128];
 	int	 n;
 
 	n = snprintf(body, sizeof(body), "%d %s\n", status,
 	    http_reason(status));
-	server_respond(c, status, "text/plain; charset=utf-8", NULL, body, n, 0);
+	server_respond(c, status, "text/plain; charset=utf-8", extra, body, n,
+	    0);
+}
+
+/* Behind a reverse proxy the whole site may sit under a prefix. */
+static const char *
+server_site_path(const char *path)
+{
+	size_t	 plen = strlen(ps->conf->g.path_prefix);
+
+	if (plen && strncmp(path, ps->conf->g.path_prefix, plen) == 0 &&
+	    (path[plen] == '/' || path[plen] == '\0'))
+		return path + plen;
+	return path;
+}
+
+/*
+ * A 405 says which methods the resource allows (RFC 9110 15.5.6): the
+ * console API hands out tokens for GET alone; everything else answers
+ * GET and HEAD (a route, HEAD included, with its own error).
+ */
+void
+server_plain_error(struct conn *c, int status)
+{
+	const char	*path = c->req.path;
+
+	if (status != 405)
+		server_plain(c, status, NULL);
+	else if (!c->metrics && path != NULL &&
+	    api_match(server_site_path(path)) != NULL)
+		server_plain(c, 405, "Allow: GET\r\n");
+	else
+		server_plain(c, 405, "Allow: GET, HEAD\r\n");
 }
 
 #ifdef VNCRELAYD_DEBUG
@@ -543,7 +575,6 @@ server_dispatch(struct conn *c)
 	struct route	*r;
 	char		 target[HOST_LEN], ns[NAME_LEN], token[TOKEN_MAXLEN + 1];
 	const char	*path = c->req.path, *api;
-	size_t		 plen = strlen(ps->conf->g.path_prefix);
 
 	/* The metrics listener serves /metrics, and nothing else at all. */
 	if (c->metrics) {
@@ -554,10 +585,7 @@ server_dispatch(struct conn *c)
 	if (server_debug(c, path))
 		return;
 #endif
-	/* Behind a reverse proxy the whole site may sit under a prefix. */
-	if (plen && strncmp(path, ps->conf->g.path_prefix, plen) == 0 &&
-	    (path[plen] == '/' || path[plen] == '\0'))
-		path += plen;
+	path = server_site_path(path);
 	if (!is_upgrade(&c->req) && (api = api_match(path)) != NULL) {
 		if (strcmp(c->req.method, "GET") != 0)
 			server_plain_error(c, 405);

@@ -69,6 +69,24 @@ decide_init(void)
 }
 
 /*
+ * replay-cache-size, at the first configuration and at each reload: the
+ * entries stay.  Without the memory for it, the cache keeps its size.
+ */
+static void
+decide_replay_size(size_t size)
+{
+	if (size == replay_max(replay))
+		return;
+	if (replay_resize(replay, size) == -1) {
+		log_warnx("no memory for a replay cache of %zu: it keeps room "
+		    "for %zu used tokens", size, replay_max(replay));
+		return;
+	}
+	log_info("replay cache: room for %zu used tokens, %zu in it", size,
+	    replay_count(replay));
+}
+
+/*
  * A batch of the jti values used before this authd started, which the
  * master remembered.  Returns 1 after the last batch, 0 when more are to
  * come (and asks for them), -1 when the batch is malformed.
@@ -168,6 +186,7 @@ decide_configure(struct conf *c, int first)
 		/* jansson seeds its hash from /dev/urandom: before chroot. */
 		json_object_seed(0);
 	decide_init();
+	decide_replay_size(g->replay_cache_size);
 	replay_set_skew(replay, g->clock_skew);
 	limits_set(limits, g->max_sessions, g->max_sessions_per_target,
 	    g->max_sessions_per_client, g->max_sessions_per_token,
@@ -414,7 +433,9 @@ decide_once(struct token_claims *cl)
 	case -1:
 		return ERR_TOKEN_ALREADY_USED;
 	default:
-		log_warnx("replay cache full");
+		log_warnx("replay cache full: %zu unexpired used tokens, a new "
+		    "jti is refused until some expire (replay-cache-size)",
+		    replay_count(replay));
 		return ERR_INTERNAL_ERROR;
 	}
 }

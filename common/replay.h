@@ -13,7 +13,8 @@
 #define REPLAY_DIGEST_LEN	16	/* of a jti's SHA-256 */
 #define REPLAY_JTI_LEN		128	/* the longest jti, without the NUL */
 #define REPLAY_DEFAULT_SKEW	300
-#define REPLAY_DEFAULT_MAX	100000
+#define REPLAY_DEFAULT_MAX	3000000	/* replay-cache-size */
+#define REPLAY_SIZE_MAX		16000000
 
 struct replay;
 

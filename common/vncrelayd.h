@@ -119,6 +119,7 @@ struct conf_global {
 	int		 max_sessions_per_token;
 	int		 handshake_rate;
 	int		 clock_skew;
+	uint32_t	 replay_cache_size;
 	int		 max_token_lifetime;
 	int		 token_ttl;
 	int		 api_failures;

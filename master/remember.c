@@ -37,14 +37,25 @@ static struct replay_note	 batch[REMEMBER_BATCH];
 static int			 chan_fd = -1;
 static struct event		*ev_chan, *ev_pause;
 
-/* The copy, created on first use; NULL when there is no memory for it. */
+/*
+ * The copy, created on first use, sized as authd's cache; after a reload
+ * it takes its new size here, keeping its entries.  NULL when there is no
+ * memory for it.
+ */
 static struct replay *
 remember_copy(void)
 {
-	if (used == NULL && (used = replay_new(REPLAY_DEFAULT_MAX)) == NULL)
+	struct conf_global	*g = &master->conf->g;
+
+	if (used == NULL && (used = replay_new(g->replay_cache_size)) == NULL)
 		log_warnx("no memory for the used tokens");
-	if (used != NULL)
-		replay_set_skew(used, master->conf->g.clock_skew);
+	if (used == NULL)
+		return NULL;
+	if (replay_max(used) != g->replay_cache_size &&
+	    replay_resize(used, g->replay_cache_size) == -1)
+		log_warnx("no memory for %u used tokens: room for %zu",
+		    g->replay_cache_size, replay_max(used));
+	replay_set_skew(used, g->clock_skew);
 	return used;
 }
 

@@ -348,7 +348,9 @@ def _dial(port, source=None, tls=False, timeout=10):
 	return s
 
 
-def _read_reply(s):
+def read_reply(s):
+	"""The Reply read from s: its head, and its body up to its
+	Content-Length (for a 101, what came after the head)."""
 	buf = b""
 	for _ in range(4096):
 		if b"\r\n\r\n" in buf or len(buf) > MAX_HEAD:
@@ -410,7 +412,7 @@ def attempt(t, path, headers=None, source=None, port=None, tls=False,
 		t.fail(f"connect to port {port}: {e!r}")
 	try:
 		s.sendall(req.encode("latin-1"))
-		r = _read_reply(s)
+		r = read_reply(s)
 	except OSError as e:
 		t.fail(f"upgrade request on port {port}: {e!r}")
 	finally:

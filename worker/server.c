@@ -187,6 +187,15 @@ conn_free(struct conn *c)
 	}
 }
 
+/* A connection between requests, or before its first, goes now. */
+static void
+conn_close_idle(struct conn *c)
+{
+	if (c->tls)
+		tls_close_notify(c->bev);
+	conn_free(c);
+}
+
 #define LINGER_MAXBYTES	(1024 * 1024)
 
 static size_t
@@ -220,8 +229,9 @@ conn_linger_event(struct bufferevent *bev, short what, void *arg)
 /*
  * Everything is sent.  Closing now, with unread input queued, would make
  * the kernel answer with a reset that can destroy our last bytes (the
- * close frame) in flight.  So half-close, read and drop what still comes,
- * and close on the client's EOF, or after a bounded time or amount.
+ * close frame) in flight.  So half-close (over TLS: a close_notify), read
+ * and drop what still comes, and close on the client's EOF, or after a
+ * bounded time or amount.
  */
 static void
 conn_linger(struct conn *c)
@@ -237,6 +247,8 @@ conn_linger(struct conn *c)
 		return;
 	}
 	c->lingering = 1;
+	if (c->tls)
+		tls_close_notify(c->bev);
 	/* Reset by the peer (it closed with our bytes unread): nobody waits. */
 	if (!c->tls && shutdown(fd, SHUT_WR) == -1 && errno == ENOTCONN) {
 		conn_free_soon(c);
@@ -315,7 +327,7 @@ conn_timeout(evutil_socket_t fd, short what, void *arg)
 	case CONN_HEAD:
 		log_debug("conn %u from %s: request head timed out", c->id,
 		    c->peer);
-		conn_free(c);
+		conn_close_idle(c);
 		break;
 	case CONN_AUTH:
 		server_error_json(c, 503, ERR_INTERNAL_ERROR);
@@ -715,7 +727,7 @@ server_drain(void)
 	for (c = TAILQ_FIRST(&worker->conns); c; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->state == CONN_HEAD && !c->metrics)
-			conn_free(c);
+			conn_close_idle(c);
 	}
 	if (TAILQ_EMPTY(&worker->conns)) {
 		log_info("drained");

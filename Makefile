@@ -29,7 +29,7 @@ MASTER_SRCS	 = master/main.c master/parse.c master/child.c master/listen.c \
 		   master/control.c master/remember.c master/bearer.c \
 		   master/metrics.c
 AUTHD_SRCS	 = authd/authd.c authd/connect.c authd/decide.c authd/token.c \
-		   authd/replay.c authd/limits.c authd/issue.c \
+		   authd/limits.c authd/issue.c \
 		   authd/fetch.c authd/upstream.c authd/prism.c authd/kubevirt.c \
 		   authd/measure.c
 WORKER_SRCS	 = worker/worker.c worker/server.c worker/static.c \
@@ -38,7 +38,8 @@ WORKER_SRCS	 = worker/worker.c worker/server.c worker/static.c \
 		   worker/report.c worker/relayio.c worker/exporter.c
 COMMON_SRCS	 = common/log.c common/ipc.c common/conf.c common/util.c \
 		   common/sandbox.c common/proc.c common/httpc.c \
-		   common/tlsc.c common/secret.c common/stats.c
+		   common/tlsc.c common/secret.c common/stats.c \
+		   common/replay.c common/siphash.c
 SRCS		 = $(MASTER_SRCS) $(AUTHD_SRCS) $(WORKER_SRCS) $(COMMON_SRCS)
 HDRS		 = $(wildcard common/*.h master/*.h authd/*.h worker/*.h)
 

@@ -43,32 +43,45 @@ static struct ctl_token	 early_ctl[EARLY_CTL_MAX];
 static int		 nearly_ctl;
 
 /*
- * A new authd counts no session until the workers claim theirs.  Console
- * requests wait (HELD_MAX of them) until every worker has said it claimed
- * all, or CLAIMS_WAIT seconds have passed (a worker that is gone claims
- * nothing): else a request on one channel could be decided before another
- * worker's claims arrive, and get a slot that is taken.
+ * A new authd counts no session until the workers claim theirs, and knows
+ * no used token until the master hands them back.  Console requests wait
+ * (HELD_MAX of them) until the master has handed back every used token,
+ * and every worker has said it claimed all or CLAIMS_WAIT seconds have
+ * passed (a worker that is gone claims nothing): else a request could be
+ * decided before another worker's claims arrive, and get a slot that is
+ * taken, or before its token's jti arrives, and be let in twice.  The
+ * master's hand-back has no such timeout: it comes, and it is bounded by
+ * the replay cache.
  */
 #define HELD_MAX	1024
 #define CLAIMS_WAIT	2
 static struct pendings	 held = TAILQ_HEAD_INITIALIZER(held);
 static int		 nheld;
-static int		 claims_in;
+static int		 claims_in, handback_in, deciding;
 static struct event	*ev_claims;
 
 static void
-authd_claims_in(void)
+authd_decide_held(void)
 {
 	struct pending	*p;
 
-	claims_in = 1;
-	if (ev_claims != NULL)
-		evtimer_del(ev_claims);
+	if (!claims_in || !handback_in)
+		return;
+	deciding = 1;
 	while ((p = TAILQ_FIRST(&held)) != NULL) {
 		TAILQ_REMOVE(&held, p, entry);
 		nheld--;
 		decide(p);
 	}
+}
+
+static void
+authd_claims_in(void)
+{
+	claims_in = 1;
+	if (ev_claims != NULL)
+		evtimer_del(ev_claims);
+	authd_decide_held();
 }
 
 static void
@@ -80,7 +93,21 @@ authd_claims_timeout(evutil_socket_t fd, short what, void *arg)
 	if (!claims_in)
 		log_info("not every worker claimed its sessions within %ds: "
 		    "deciding anyway", CLAIMS_WAIT);
+	if (!handback_in)
+		log_info("the master has not handed back every used token "
+		    "yet: requests wait for them");
 	authd_claims_in();
+}
+
+/*
+ * The master has handed back every used token; also how
+ * regress/fuzz/fuzz_ipc.c, which plays no master, lets authd decide.
+ */
+void
+authd_handback_in(void)
+{
+	handback_in = 1;
+	authd_decide_held();
 }
 
 /* Have all the workers the configuration names claimed their sessions? */
@@ -255,7 +282,7 @@ authd_dispatch_worker(struct ipc *ipc, struct ipc_msg *m, void *arg)
 			return authd_worker_bad(w, m);
 		}
 		explicit_bzero(m->data, m->hdr.len);
-		if (claims_in)
+		if (deciding)
 			decide(p);
 		else if (nheld < HELD_MAX) {
 			TAILQ_INSERT_TAIL(&held, p, entry);
@@ -336,7 +363,6 @@ authd_dispatch_master(struct ipc_msg *m)
 {
 	struct wchan	*w;
 	struct ctl_token ct;
-	struct replay_note rn;
 
 	switch (m->hdr.type) {
 	case IMSG_AUTHD_CHANNEL:
@@ -364,11 +390,16 @@ authd_dispatch_master(struct ipc_msg *m)
 		decide_replay_channel(m->fd);
 		m->fd = -1;
 		return 0;
-	case IMSG_REPLAY_NOTE:
-		if (ipc_get(m, &rn, sizeof(rn)) == -1 ||
-		    !ipc_str_ok(rn.jti, sizeof(rn.jti)))
+	case IMSG_REPLAY_BATCH:
+		if (handback_in)
 			return -1;
-		decide_replay_note(&rn);
+		switch (decide_replay_batch(m)) {
+		case -1:
+			return -1;
+		case 1:
+			authd_handback_in();
+			break;
+		}
 		return 0;
 	case IMSG_CTL_TOKEN:
 		if (ipc_get(m, &ct, sizeof(ct)) == -1 ||

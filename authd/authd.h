@@ -49,6 +49,7 @@ void	authd_reply(struct pending *, enum err_code);
 void	pending_free(struct pending *);
 int	pendings_drop_worker(struct pendings *, int);
 void	authd_open_channel(int, int);
+void	authd_handback_in(void);
 extern struct wchan	 wchans[MAX_WORKERS];
 
 /* decide.c */
@@ -56,7 +57,7 @@ void	decide_configure(struct conf *, int);
 void	decide(struct pending *);
 void	decide_release(int, uint32_t);
 void	decide_release_worker(int);
-void	decide_replay_note(struct replay_note *);
+int	decide_replay_batch(struct ipc_msg *);
 void	decide_replay_channel(int);
 void	decide_claim(int, struct session_claim *);
 void	decide_connect(struct pending *, const char *, uint16_t);

@@ -10,10 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "siphash.h"
+
 #define LIMITS_MAX_SESSIONS	65536	/* whatever max_total says */
 #define LIMITS_KEYLEN		256	/* target, client and token keys */
 #define RATELIMIT_MAX_KEYS	65536	/* clients tracked per rate limit */
-#define SIPHASH_KEYLEN		16
 
 struct limits;
 struct ratelimit;
@@ -39,9 +40,5 @@ void		 ratelimit_set(struct ratelimit *, double, double);
 int		 ratelimit_hit(struct ratelimit *, const char *, double);
 int		 ratelimit_peek(struct ratelimit *, const char *, double);
 size_t		 ratelimit_count(struct ratelimit *);
-
-/* Keyed hash for tables whose keys an attacker chooses. */
-uint64_t	 siphash24(const unsigned char [SIPHASH_KEYLEN], const void *,
-		    size_t);
 
 #endif /* AUTHD_LIMITS_H */

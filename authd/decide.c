@@ -68,12 +68,64 @@ decide_init(void)
 		fatalx("cannot allocate the session limits");
 }
 
-/* A jti used before this authd started: the master remembered it. */
-void
-decide_replay_note(struct replay_note *n)
+/*
+ * replay-cache-size, at the first configuration and at each reload: the
+ * entries stay.  Without the memory for it, the cache keeps its size.
+ */
+static void
+decide_replay_size(size_t size)
 {
+	if (size == replay_max(replay))
+		return;
+	if (replay_resize(replay, size) == -1) {
+		log_warnx("no memory for a replay cache of %zu: it keeps room "
+		    "for %zu used tokens", size, replay_max(replay));
+		return;
+	}
+	log_info("replay cache: room for %zu used tokens, %zu in it", size,
+	    replay_count(replay));
+}
+
+/*
+ * A batch of the jti values used before this authd started, which the
+ * master remembered.  Returns 1 after the last batch, 0 when more are to
+ * come (and asks for them), -1 when the batch is malformed.
+ */
+int
+decide_replay_batch(struct ipc_msg *m)
+{
+	static uint32_t		 taken, batches, lost;
+	struct replay_batch	 b;
+	struct replay_note	 n;
+	double			 now = now_seconds();
+	uint32_t		 i, next;
+
+	if (m->hdr.len < sizeof(b))
+		return -1;
+	memcpy(&b, m->data, sizeof(b));
+	if (m->hdr.len != sizeof(b) + (size_t)b.n * sizeof(n))
+		return -1;
 	decide_init();
-	replay_use(replay, n->jti, n->exp, now_seconds());
+	for (i = 0; i < b.n; i++) {
+		memcpy(&n, m->data + sizeof(b) + i * sizeof(n), sizeof(n));
+		if (replay_add(replay, n.digest, n.exp, now) == -2)
+			lost++;
+	}
+	taken += b.n;
+	batches++;
+	if (!b.last) {
+		next = b.offset + b.n;
+		ipc_send(ps->master, IMSG_REPLAY_MORE, 0, -1, &next,
+		    sizeof(next));
+		return 0;
+	}
+	if (taken > 0)
+		log_info("took back %u used tokens from the master in %u "
+		    "messages", taken, batches);
+	if (lost > 0)
+		log_warnx("replay cache full: %u used tokens taken back are "
+		    "not remembered", lost);
+	return 1;
 }
 
 static int
@@ -134,6 +186,7 @@ decide_configure(struct conf *c, int first)
 		/* jansson seeds its hash from /dev/urandom: before chroot. */
 		json_object_seed(0);
 	decide_init();
+	decide_replay_size(g->replay_cache_size);
 	replay_set_skew(replay, g->clock_skew);
 	limits_set(limits, g->max_sessions, g->max_sessions_per_target,
 	    g->max_sessions_per_client, g->max_sessions_per_token,
@@ -357,17 +410,34 @@ decide_target(struct pending *p, struct route *r, struct target **t)
 	return ERR_NONE;
 }
 
-/* The master keeps used jti values so that a new authd knows them. */
-static void
-decide_remember(struct token_claims *cl)
+/*
+ * One-time use.  The master keeps the digests of used jti values, so that
+ * a new authd knows them.
+ */
+static enum err_code
+decide_once(struct token_claims *cl)
 {
 	struct replay_note	 n;
 
 	memset(&n, 0, sizeof(n));
-	strlcpy_(n.jti, cl->jti, sizeof(n.jti));
 	n.exp = cl->exp;
-	ipc_send(notes ? notes : ps->master, IMSG_REPLAY_NOTE, 0, -1, &n,
-	    sizeof(n));
+	if (replay_digest(cl->jti, n.digest) == -1) {
+		log_info("token refused: empty jti");
+		return ERR_INVALID_TOKEN;
+	}
+	switch (replay_add(replay, n.digest, n.exp, now_seconds())) {
+	case 0:
+		ipc_send(notes ? notes : ps->master, IMSG_REPLAY_NOTE, 0, -1,
+		    &n, sizeof(n));
+		return ERR_NONE;
+	case -1:
+		return ERR_TOKEN_ALREADY_USED;
+	default:
+		log_warnx("replay cache full: %zu unexpired used tokens, a new "
+		    "jti is refused until some expire (replay-cache-size)",
+		    replay_count(replay));
+		return ERR_INTERNAL_ERROR;
+	}
 }
 
 static enum err_code
@@ -379,18 +449,8 @@ decide_limits(struct pending *p, struct token_claims *cl, int token)
 		return ERR_MAX_CONNECTIONS_REACHED;
 	}
 	p->acquired = 1;
-	if (token && cl->has_jti) {
-		switch (replay_use(replay, cl->jti, cl->exp, now_seconds())) {
-		case 0:
-			decide_remember(cl);
-			break;
-		case -1:
-			return ERR_TOKEN_ALREADY_USED;
-		default:
-			log_warnx("replay cache full");
-			return ERR_INTERNAL_ERROR;
-		}
-	}
+	if (token && cl->has_jti)
+		return decide_once(cl);
 	return ERR_NONE;
 }
 

@@ -1,6 +1,6 @@
 /*
- * authd: JSON Web Tokens (RFC 7519, compact JWS form) and the replay cache
- * that makes a token with a jti usable once.  Pure decision code: no I/O
+ * authd: JSON Web Tokens (RFC 7519, compact JWS form); common/replay.h
+ * makes a token with a jti usable once.  Pure decision code: no I/O
  * besides the random bytes it needs, no logging (callers log `why').
  */
 #ifndef AUTHD_TOKEN_H
@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "vncrelayd.h"
+#include "replay.h"
 
 #define TOKEN_ALG_HS256		1
 #define TOKEN_ALG_EDDSA		2
@@ -21,7 +22,7 @@
 #define TOKEN_SECRET_MIN	32	/* RFC 7518 3.2: >= the hash size */
 #define TOKEN_SECRET_MAX	512
 #define TOKEN_SUB_LEN		128
-#define TOKEN_JTI_LEN		128	/* without the NUL */
+#define TOKEN_JTI_LEN		REPLAY_JTI_LEN	/* without the NUL */
 #define TOKEN_MAXTARGETS	16
 #define TOKEN_TARGET_LEN	128
 #define TOKEN_NS_LEN		64
@@ -67,18 +68,5 @@ int		 token_sign(const struct token_key *, const char *,
 		    char [TOKEN_RANDOM_LEN]);
 void		 token_jti_hash(const char *, char [TOKEN_HASH_LEN]);
 void		 token_hash(const void *, size_t, char [TOKEN_HASH_LEN]);
-
-/* replay.c */
-#define REPLAY_DEFAULT_MAX	100000
-#define REPLAY_DEFAULT_SKEW	300
-
-struct replay;
-
-struct replay	*replay_new(size_t);
-void		 replay_set_skew(struct replay *, int);
-int		 replay_use(struct replay *, const char *, double, double);
-void		 replay_expire(struct replay *, double);
-size_t		 replay_count(struct replay *);
-void		 replay_free(struct replay *);
 
 #endif /* AUTHD_TOKEN_H */

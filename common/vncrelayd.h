@@ -119,6 +119,7 @@ struct conf_global {
 	int		 max_sessions_per_token;
 	int		 handshake_rate;
 	int		 clock_skew;
+	uint32_t	 replay_cache_size;
 	int		 max_token_lifetime;
 	int		 token_ttl;
 	int		 api_failures;
@@ -253,7 +254,7 @@ enum imsg_type {
 	IMSG_API_REQ,		/* w->a: console API token request */
 	IMSG_API_RESP,		/* a->w */
 	IMSG_CTL_TOKEN_RESP,	/* a->m */
-	IMSG_REPLAY_NOTE,	/* a->m: a used jti; m->a: the same, after a restart */
+	IMSG_REPLAY_NOTE,	/* a->m: a used jti */
 	IMSG_SESSION_CLAIM,	/* w->a: a live session, to a new authd */
 	IMSG_CLAIMS_DONE,	/* w->a: every live session has been claimed */
 	IMSG_UPSTREAM_RETRY,	/* w->a: the upstream refused our credentials */
@@ -265,6 +266,8 @@ enum imsg_type {
 	IMSG_REPLAY_CHANNEL,	/* m->a: + the socket for IMSG_REPLAY_NOTE */
 	IMSG_METRICS_REQ,	/* w->m: peerid = the connection that scrapes */
 	IMSG_METRICS_TEXT,	/* m->w: peerid as asked; struct metrics_part */
+	IMSG_REPLAY_BATCH,	/* m->a: struct replay_batch, then the notes */
+	IMSG_REPLAY_MORE,	/* a->m: u32 offset of the next batch */
 	IMSG_MAX
 };
 
@@ -350,8 +353,19 @@ struct ctl_token {
 
 /* A used one-time token, kept by the master across authd restarts. */
 struct replay_note {
-	char		 jti[129];
+	uint8_t		 digest[16];		/* REPLAY_DIGEST_LEN */
 	double		 exp;
+};
+
+/*
+ * Master to authd: the used tokens from offset on, n of them (as many as
+ * one message holds); total in all.  The last batch may be empty.
+ */
+struct replay_batch {
+	uint32_t	 offset;
+	uint32_t	 n;
+	uint32_t	 total;
+	uint32_t	 last;
 };
 
 struct session_claim {

@@ -143,7 +143,7 @@ child_spawn(struct child *ch)
 	child_channel(ch);
 	if (ch->type == PROC_AUTHD) {
 		remember_channel(ch);
-		remember_send(ch);
+		remember_send(ch, 0);
 	}
 }
 
@@ -300,6 +300,7 @@ master_dispatch_child(struct ipc *ipc, struct ipc_msg *m, void *arg)
 	struct child	*ch = arg;
 	struct ctl_token ct;
 	struct replay_note rn;
+	uint32_t	 offset;
 
 	(void)ipc;
 	switch (m->hdr.type) {
@@ -340,9 +341,13 @@ master_dispatch_child(struct ipc *ipc, struct ipc_msg *m, void *arg)
 		if (ch->type != PROC_AUTHD || m->hdr.len != sizeof(rn))
 			break;
 		memcpy(&rn, m->data, sizeof(rn));
-		if (!ipc_str_ok(rn.jti, sizeof(rn.jti)))
-			break;
 		remember_add(&rn);
+		return 0;
+	case IMSG_REPLAY_MORE:
+		if (ch->type != PROC_AUTHD || ipc_get(m, &offset,
+		    sizeof(offset)) == -1)
+			break;
+		remember_send(ch, offset);
 		return 0;
 	case IMSG_BEARER:
 		if (ch->type != PROC_AUTHD || bearer_refresh(m) == -1)

@@ -80,7 +80,7 @@ int		 metrics_request(struct child *, struct ipc_msg *);
 
 /* remember.c */
 void		 remember_add(struct replay_note *);
-void		 remember_send(struct child *);
+void		 remember_send(struct child *, uint32_t);
 void		 remember_channel(struct child *);
 
 /* bearer.c */

@@ -24,6 +24,7 @@
 #include "conf.h"
 #include "log.h"
 #include "master.h"
+#include "replay.h"
 
 static char	 parse_error[1024];
 
@@ -155,21 +156,35 @@ cb_port(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return 0;
 }
 
+/* A number from min to max. */
 static int
-cb_positive(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+cb_range(cfg_t *cfg, cfg_opt_t *opt, const char *value, long min, long max,
+    void *result)
 {
 	char	*end;
 	long	 v;
 
 	errno = 0;
 	v = strtol(value, &end, 0);
-	if (*value == '\0' || *end != '\0' || errno || v < 0 || v > INT_MAX) {
+	if (*value == '\0' || *end != '\0' || errno || v < min || v > max) {
 		cfg_error(cfg, "invalid value \"%s\" for %s (want a number "
-		    "from 0 to %d)", value, opt->name, INT_MAX);
+		    "from %ld to %ld)", value, opt->name, min, max);
 		return -1;
 	}
 	*(long *)result = v;
 	return 0;
+}
+
+static int
+cb_positive(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	return cb_range(cfg, opt, value, 0, INT_MAX, result);
+}
+
+static int
+cb_replay_size(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	return cb_range(cfg, opt, value, 1, REPLAY_SIZE_MAX, result);
 }
 
 /* A WebSocket backend needs an upstream and the placeholder it fills. */
@@ -335,6 +350,8 @@ static cfg_opt_t global_opts[] = {
 	INT_OPT("handshake-rate", 0),
 	INT_OPT("clock-skew", 30),
 	INT_OPT("max-token-lifetime", 86400),
+	CFG_INT_CB("replay-cache-size", REPLAY_DEFAULT_MAX, CFGF_NONE,
+	    cb_replay_size),
 	INT_OPT("token-ttl", 300),
 	INT_OPT("api-failures", 5),
 	CFG_STR("console-api", "", CFGF_NONE),
@@ -483,6 +500,7 @@ parse_global(struct conf *c, cfg_t *cfg, const char *file)
 	g->handshake_rate = cfg_getint(cfg, "handshake-rate");
 	g->clock_skew = cfg_getint(cfg, "clock-skew");
 	g->max_token_lifetime = cfg_getint(cfg, "max-token-lifetime");
+	g->replay_cache_size = cfg_getint(cfg, "replay-cache-size");
 	g->token_ttl = cfg_getint(cfg, "token-ttl");
 	g->api_failures = cfg_getint(cfg, "api-failures");
 	COPY(g->console_api, cfg_getstr(cfg, "console-api"), "console-api");

@@ -2,8 +2,9 @@
  * Used one-time tokens, remembered for authd.  authd holds the replay
  * cache; if it dies, a new one would accept a used token again until it
  * expired.  So authd tells the master each jti it accepts, and the master
- * hands the unexpired ones to every new authd before its first request.
- * A jti is no secret: without the signature it opens nothing.
+ * hands the unexpired ones back to every new authd, which decides no
+ * request before it has them all.  It keeps what authd keeps: a digest of
+ * each jti and its expiry (common/replay.c).
  *
  * The notes come on a channel of their own, which the master reads in
  * batches: after reading it pauses for REMEMBER_PAUSE_MS, so that at a
@@ -23,63 +24,93 @@
 
 #include "log.h"
 #include "master.h"
+#include "replay.h"
 
-#define REMEMBER_MAX		100000
 #define REMEMBER_PAUSE_MS	100
+#define REMEMBER_DRAIN		65536	/* notes read at once: more than a
+					   socket holds */
+#define REMEMBER_BATCH		((IPC_MAXPAYLOAD - sizeof(struct replay_batch)) \
+				    / sizeof(struct replay_note))
 
-static struct replay_note	*notes;
-static size_t			 nnotes;
+static struct replay		*used;
+static struct replay_note	 batch[REMEMBER_BATCH];
 static int			 chan_fd = -1;
 static struct event		*ev_chan, *ev_pause;
 
-/* Drops the expired entries, keeping the order. */
-static void
-remember_expire(void)
+/*
+ * The copy, created on first use, sized as authd's cache; after a reload
+ * it takes its new size here, keeping its entries.  NULL when there is no
+ * memory for it.
+ */
+static struct replay *
+remember_copy(void)
 {
-	double	 now = (double)time(NULL);
-	size_t	 i, j;
+	struct conf_global	*g = &master->conf->g;
 
-	for (i = j = 0; i < nnotes; i++)
-		if (notes[i].exp + master->conf->g.clock_skew >= now)
-			notes[j++] = notes[i];
-	nnotes = j;
+	if (used == NULL && (used = replay_new(g->replay_cache_size)) == NULL)
+		log_warnx("no memory for the used tokens");
+	if (used == NULL)
+		return NULL;
+	if (replay_max(used) != g->replay_cache_size &&
+	    replay_resize(used, g->replay_cache_size) == -1)
+		log_warnx("no memory for %u used tokens: room for %zu",
+		    g->replay_cache_size, replay_max(used));
+	replay_set_skew(used, g->clock_skew);
+	return used;
 }
 
 void
 remember_add(struct replay_note *n)
 {
-	if (notes == NULL && (notes = calloc(REMEMBER_MAX,
-	    sizeof(*notes))) == NULL) {
-		log_warn("replay notes");
+	double	 now = (double)time(NULL);
+
+	if (remember_copy() == NULL ||
+	    replay_add(used, n->digest, n->exp, now) != -2)
 		return;
-	}
-	if (nnotes == REMEMBER_MAX)
-		remember_expire();
-	if (nnotes == REMEMBER_MAX) {
-		/* Full of live tokens: forget the oldest, and say so. */
-		log_warnx("replay notes full: forgetting the oldest");
-		memmove(notes, notes + 1, (nnotes - 1) * sizeof(*notes));
-		nnotes--;
-	}
-	notes[nnotes++] = *n;
+	/* Full of live tokens: forget the first to expire, and say so. */
+	log_warnx("used tokens full: forgetting the first to expire");
+	replay_forget_first(used);
+	replay_add(used, n->digest, n->exp, now);
 }
 
+/*
+ * Hands authd the used tokens from offset on, as many as one message
+ * holds.  authd asks for the next batch once it has taken this one, so
+ * that however many there are, the queue to authd holds one batch at a
+ * time; the last (empty when there are none) tells authd that it may
+ * decide.  The copy does not change meanwhile: notes come only from
+ * authd, and a new authd decides nothing before it has the last batch.
+ */
 void
-remember_send(struct child *authd)
+remember_send(struct child *authd, uint32_t offset)
 {
-	size_t	 i, sent = 0;
+	struct replay_batch	 b;
+	size_t			 count = 0, i;
 
-	remember_expire();
-	for (i = 0; i < nnotes; i++)
-		if (ipc_send(authd->ipc, IMSG_REPLAY_NOTE, 0, -1, &notes[i],
-		    sizeof(notes[i])) == 0)
-			sent++;
-	if (sent)
-		log_info("gave authd %zu used tokens to refuse", sent);
-	if (sent < nnotes)
-		log_warnx("could not give authd %zu used tokens: a restarted "
-		    "authd may accept them again until they expire",
-		    nnotes - sent);
+	if (offset == 0 && remember_copy() != NULL)
+		replay_expire(used, (double)time(NULL));
+	if (used != NULL)
+		count = replay_count(used);
+	if (offset > count) {
+		log_warnx("authd asked for used tokens from %u of %zu", offset,
+		    count);
+		return;
+	}
+	memset(&b, 0, sizeof(b));
+	b.offset = offset;
+	b.n = count - offset < REMEMBER_BATCH ? count - offset :
+	    REMEMBER_BATCH;
+	b.total = count;
+	b.last = offset + b.n == count;
+	for (i = 0; i < b.n; i++)
+		replay_get(used, offset + i, batch[i].digest, &batch[i].exp);
+	if (ipc_sendv(authd->ipc, IMSG_REPLAY_BATCH, 0, -1, &b, sizeof(b),
+	    batch, b.n * sizeof(*batch)) == -1) {
+		log_warn("cannot hand authd its used tokens");
+		return;
+	}
+	if (b.last && count > 0)
+		log_info("handed authd %zu used tokens to refuse", count);
 }
 
 /* Reads what authd has sent; 0 when the channel is still open. */
@@ -90,7 +121,7 @@ remember_drain(void)
 	struct replay_note	 rn;
 	int			 i, rv;
 
-	for (i = 0; i < REMEMBER_MAX; i++) {
+	for (i = 0; i < REMEMBER_DRAIN; i++) {
 		rv = ipc_recv(chan_fd, &m, (uint8_t *)&rn, sizeof(rn));
 		if (rv == 0 && errno == EAGAIN)
 			return 0;
@@ -98,8 +129,7 @@ remember_drain(void)
 			return -1;
 		if (m.fd != -1)
 			close(m.fd);
-		if (m.hdr.type != IMSG_REPLAY_NOTE || m.hdr.len != sizeof(rn) ||
-		    !ipc_str_ok(rn.jti, sizeof(rn.jti))) {
+		if (m.hdr.type != IMSG_REPLAY_NOTE || m.hdr.len != sizeof(rn)) {
 			log_warnx("authd sent a malformed replay note");
 			continue;
 		}

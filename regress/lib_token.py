@@ -66,6 +66,7 @@ STATUS = {
 	"VM_NOT_FOUND": 404,
 	"MAX_CONNECTIONS_REACHED": 429,
 	"CONNECTION_FAILED": 502,
+	"INTERNAL_ERROR": 503,
 }
 
 
@@ -273,6 +274,21 @@ class Keys:
 		    headers=h)
 		return self._note(tok, what)
 
+	def mint_many(self, key, n, what="load", sample=100, **kw):
+		"""n tokens signed by key, each with claims(**kw) and so a
+		jti of its own.  Only about `sample' of them go into the
+		secrets file: logs_nosecret compares every log line with
+		every secret, and the others are minted the same way."""
+		step = max(1, n // sample)
+		out = []
+		for i in range(n):
+			tok = jwt.encode(self.claims(**kw), key.signing,
+			    algorithm=key.alg, headers={"kid": key.kid})
+			if i % step == 0 or i == n - 1:
+				self._note(tok, f"{what} {i}")
+			out.append(tok)
+		return out
+
 	def mint_none(self, claims, what="alg none", headers=None):
 		tok = jwt.encode(claims, None, algorithm="none",
 		    headers=dict(headers or {}))
@@ -332,7 +348,9 @@ def _dial(port, source=None, tls=False, timeout=10):
 	return s
 
 
-def _read_reply(s):
+def read_reply(s):
+	"""The Reply read from s: its head, and its body up to its
+	Content-Length (for a 101, what came after the head)."""
 	buf = b""
 	for _ in range(4096):
 		if b"\r\n\r\n" in buf or len(buf) > MAX_HEAD:
@@ -394,7 +412,7 @@ def attempt(t, path, headers=None, source=None, port=None, tls=False,
 		t.fail(f"connect to port {port}: {e!r}")
 	try:
 		s.sendall(req.encode("latin-1"))
-		r = _read_reply(s)
+		r = read_reply(s)
 	except OSError as e:
 		t.fail(f"upgrade request on port {port}: {e!r}")
 	finally:

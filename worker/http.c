@@ -123,12 +123,12 @@ http_request_line(struct http_req *req, char *line)
 
 	if ((status = http_version((char *)p, &req->minor)) != 0)
 		return status;
-	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
-		return 405;
-
+	/* The path even for a 405: its Allow header depends on it. */
 	req->path = req->target;
 	if ((req->query = strchr(req->target, '?')) != NULL)
 		*req->query++ = '\0';
+	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
+		return 405;
 	return 0;
 }
 

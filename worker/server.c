@@ -187,6 +187,15 @@ conn_free(struct conn *c)
 	}
 }
 
+/* A connection between requests, or before its first, goes now. */
+static void
+conn_close_idle(struct conn *c)
+{
+	if (c->tls)
+		tls_close_notify(c->bev);
+	conn_free(c);
+}
+
 #define LINGER_MAXBYTES	(1024 * 1024)
 
 static size_t
@@ -220,8 +229,9 @@ conn_linger_event(struct bufferevent *bev, short what, void *arg)
 /*
  * Everything is sent.  Closing now, with unread input queued, would make
  * the kernel answer with a reset that can destroy our last bytes (the
- * close frame) in flight.  So half-close, read and drop what still comes,
- * and close on the client's EOF, or after a bounded time or amount.
+ * close frame) in flight.  So half-close (over TLS: a close_notify), read
+ * and drop what still comes, and close on the client's EOF, or after a
+ * bounded time or amount.
  */
 static void
 conn_linger(struct conn *c)
@@ -237,6 +247,8 @@ conn_linger(struct conn *c)
 		return;
 	}
 	c->lingering = 1;
+	if (c->tls)
+		tls_close_notify(c->bev);
 	/* Reset by the peer (it closed with our bytes unread): nobody waits. */
 	if (!c->tls && shutdown(fd, SHUT_WR) == -1 && errno == ENOTCONN) {
 		conn_free_soon(c);
@@ -315,7 +327,7 @@ conn_timeout(evutil_socket_t fd, short what, void *arg)
 	case CONN_HEAD:
 		log_debug("conn %u from %s: request head timed out", c->id,
 		    c->peer);
-		conn_free(c);
+		conn_close_idle(c);
 		break;
 	case CONN_AUTH:
 		server_error_json(c, 503, ERR_INTERNAL_ERROR);
@@ -397,15 +409,47 @@ server_error_json(struct conn *c, int status, enum err_code code)
 	server_respond(c, status, "application/json", NULL, body, n, 0);
 }
 
-void
-server_plain_error(struct conn *c, int status)
+static void
+server_plain(struct conn *c, int status, const char *extra)
 {
 	char	 body[128];
 	int	 n;
 
 	n = snprintf(body, sizeof(body), "%d %s\n", status,
 	    http_reason(status));
-	server_respond(c, status, "text/plain; charset=utf-8", NULL, body, n, 0);
+	server_respond(c, status, "text/plain; charset=utf-8", extra, body, n,
+	    0);
+}
+
+/* Behind a reverse proxy the whole site may sit under a prefix. */
+static const char *
+server_site_path(const char *path)
+{
+	size_t	 plen = strlen(ps->conf->g.path_prefix);
+
+	if (plen && strncmp(path, ps->conf->g.path_prefix, plen) == 0 &&
+	    (path[plen] == '/' || path[plen] == '\0'))
+		return path + plen;
+	return path;
+}
+
+/*
+ * A 405 says which methods the resource allows (RFC 9110 15.5.6): the
+ * console API hands out tokens for GET alone; everything else answers
+ * GET and HEAD (a route, HEAD included, with its own error).
+ */
+void
+server_plain_error(struct conn *c, int status)
+{
+	const char	*path = c->req.path;
+
+	if (status != 405)
+		server_plain(c, status, NULL);
+	else if (!c->metrics && path != NULL &&
+	    api_match(server_site_path(path)) != NULL)
+		server_plain(c, 405, "Allow: GET\r\n");
+	else
+		server_plain(c, 405, "Allow: GET, HEAD\r\n");
 }
 
 #ifdef VNCRELAYD_DEBUG
@@ -543,7 +587,6 @@ server_dispatch(struct conn *c)
 	struct route	*r;
 	char		 target[HOST_LEN], ns[NAME_LEN], token[TOKEN_MAXLEN + 1];
 	const char	*path = c->req.path, *api;
-	size_t		 plen = strlen(ps->conf->g.path_prefix);
 
 	/* The metrics listener serves /metrics, and nothing else at all. */
 	if (c->metrics) {
@@ -554,10 +597,7 @@ server_dispatch(struct conn *c)
 	if (server_debug(c, path))
 		return;
 #endif
-	/* Behind a reverse proxy the whole site may sit under a prefix. */
-	if (plen && strncmp(path, ps->conf->g.path_prefix, plen) == 0 &&
-	    (path[plen] == '/' || path[plen] == '\0'))
-		path += plen;
+	path = server_site_path(path);
 	if (!is_upgrade(&c->req) && (api = api_match(path)) != NULL) {
 		if (strcmp(c->req.method, "GET") != 0)
 			server_plain_error(c, 405);
@@ -687,7 +727,7 @@ server_drain(void)
 	for (c = TAILQ_FIRST(&worker->conns); c; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->state == CONN_HEAD && !c->metrics)
-			conn_free(c);
+			conn_close_idle(c);
 	}
 	if (TAILQ_EMPTY(&worker->conns)) {
 		log_info("drained");

@@ -401,6 +401,32 @@ tls_release(struct bufferevent *bev)
 	evbuffer_drain(o->q, evbuffer_get_length(o->q));
 }
 
+/*
+ * We close a TLS connection cleanly: a close_notify alert first (RFC 8446
+ * 6.1), so that the client can tell our close from a truncation; libevent
+ * frees the SSL without one.  One SSL_shutdown, which does not wait for
+ * the client's alert, and one try to send it: a socket that takes nothing
+ * now loses it, as it would lose anything else.  Not after an error, nor
+ * with plaintext still waiting, whose end the alert would claim.
+ */
+void
+tls_close_notify(struct bufferevent *bev)
+{
+	struct tls_out	*o = tls_out_of(bev);
+	SSL		*ssl = bufferevent_openssl_get_ssl(bev);
+
+	if (o == NULL || o->failed || o->bev == NULL ||
+	    !SSL_is_init_finished(ssl) ||
+	    (SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN) ||
+	    evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	o->direct = 1;
+	if (SSL_shutdown(ssl) < 0)
+		ERR_clear_error();
+	o->direct = 0;
+	tls_out_flush(o);
+}
+
 /* Encrypts hl bytes of h, then n bytes of src, into o's queue. */
 static int
 tls_encrypt(struct tls_out *o, SSL *ssl, const uint8_t *h, size_t hl,

@@ -133,6 +133,7 @@ SSL_CTX		*tls_server_ctx(struct conf *, struct conf_listen *);
 struct bufferevent *tls_accept(SSL_CTX *, int);
 size_t		 tls_queued(struct bufferevent *);
 void		 tls_release(struct bufferevent *);
+void		 tls_close_notify(struct bufferevent *);
 int		 tls_write(struct bufferevent *, const uint8_t *, size_t,
 		    struct evbuffer *, size_t);
 

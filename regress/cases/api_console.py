@@ -2,10 +2,11 @@
 # a signed one-time token and the WebSocket path to use it on; the token
 # opens a session once, and a second use is refused after the upgrade
 # with a TOKEN_ALREADY_USED message and close 1008, without reaching the
-# console.  A wrong or missing key is 401, an unknown target 404; after
-# api-failures bad keys one client gets 429 (another client does not, and
-# X-Forwarded-For from an untrusted peer changes nothing).  No API key,
-# good or bad, ever shows up in the daemon's log.
+# console.  Another method than GET is 405 with "Allow: GET".  A wrong or
+# missing key is 401, an unknown target 404; after api-failures bad keys
+# one client gets 429 (another client does not, and X-Forwarded-For from an
+# untrusted peer changes nothing).  No API key, good or bad, ever shows up
+# in the daemon's log.
 
 import calendar
 import json
@@ -17,6 +18,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import lib_ctl			# noqa: E402
+import lib_relay		# noqa: E402
 
 CONFIG = '''
 prefork = 2
@@ -167,6 +169,17 @@ def run(t):
 	peer.wait_line(r"conn=2 accepted from ")
 	t.expect(len(accepted(peer)) == 2, "the replayed token reached the "
 	    f"console: {accepted(peer)}")
+
+	# Other methods: 405 naming the one the API answers (HEAD, too:
+	# it would sign a token for nobody).
+	for method in ("HEAD", "POST", "DELETE"):
+		r = lib_relay.http_raw("127.0.0.1", t.port, lib_relay.request(
+		    f"{API}/vm", method, extra=[f"Authorization: Bearer {key}",
+		    "Content-Length: 0"]))[0]
+		st, h, _, _ = lib_relay.parse_response(r)
+		t.expect(st == 405 and h.get("allow") == "GET", f"{method} "
+		    f"{API}/vm: {st}, Allow {h.get('allow')!r}, want 405 "
+		    "with Allow: GET")
 
 	# Unknown target with a good key.
 	expect_error(t, "unknown target", get(t, "nosuchvm", key), 404,

@@ -29,6 +29,10 @@ BAD = {
 	"bad integer on line 5": (5, 'max-sessions = x', r"max-sessions"),
 	"bad metrics address": (5, 'metrics-listen = "localhost"',
 	    r"metrics-listen address \"localhost\""),
+	"replay cache of none": (5, 'replay-cache-size = 0',
+	    r"replay-cache-size \(want a number from 1 to 16000000\)"),
+	"replay cache too large": (5, 'replay-cache-size = 16000001',
+	    r"\"16000001\" for replay-cache-size"),
 }
 
 

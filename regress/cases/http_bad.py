@@ -3,7 +3,8 @@
 # max-head-size or with more than max-headers lines gets 431; a head that
 # never ends is cut off by the server after head-timeout, also when it
 # drips in; path traversal in every spelling gets 404; methods other than
-# GET and HEAD get 405.  Static files: HEAD has the GET's headers and no
+# GET and HEAD get 405 with "Allow: GET, HEAD", on static paths and
+# routes.  Static files: HEAD has the GET's headers and no
 # body, ETag and Last-Modified give 304 when they match and 200 when they
 # do not, and every answer carries the security headers.
 
@@ -155,13 +156,26 @@ def traversal(t):
 		    f"{path}: served a file from outside the web root")
 
 
+def not_allowed(t, data, what, allow="GET, HEAD"):
+	"""405, and the Allow header that RFC 9110 15.5.6 requires."""
+	status, h, body = ask(t, data, what)
+	t.expect(status == 405, f"{what}: {status}, want 405")
+	t.expect(h.get("allow") == allow, f"{what}: Allow {h.get('allow')!r}, "
+	    f"want {allow!r}")
+	check_security_headers(t, h, what)
+	return body
+
+
 def methods(t):
 	for m in ("POST", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH"):
-		status, h, body = ask(t, request("/hello.txt", m,
+		body = not_allowed(t, request("/hello.txt", m,
 		    extra=["Content-Length: 0"]), m)
-		t.expect(status == 405, f"{m}: {status}, want 405")
 		t.expect(HELLO not in body, f"{m}: answered with the file")
-		check_security_headers(t, h, m)
+	upgrade = ["Upgrade: websocket", "Connection: Upgrade",
+	    "Sec-WebSocket-Version: 13",
+	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="]
+	not_allowed(t, request("/ws/vnc/vm1", "POST", extra=upgrade +
+	    ["Content-Length: 0"]), "POST to a WebSocket route")
 
 
 def static(t):

@@ -1,8 +1,9 @@
 # The metrics listener answers GET and HEAD of /metrics alone (HEAD with
-# the same head and no body): another target is 404, another method 405,
-# HTTP/2.0 505, a malformed head (no Host on 1.1, a request line that is
-# not METHOD SP /TARGET SP HTTP/1.x with CRLF) 400, a head over
-# max-head-size (8192) 431; the connection closes after each answer.
+# the same head and no body): another target is 404, another method 405
+# with "Allow: GET, HEAD", HTTP/2.0 505, a malformed head (no Host on 1.1,
+# a request line that is not METHOD SP /TARGET SP HTTP/1.x with CRLF) 400,
+# a head over max-head-size (8192) 431; the connection closes after each
+# answer.
 # Static files, console routes and the console API, which the console
 # listener serves, are 404 here.  A worker holds 8 metrics connections at
 # most: a ninth is closed unanswered while 8 wait, and the 8 are still
@@ -76,6 +77,10 @@ def answer(t, port, request, want):
 	got = lib_metrics.http(t, port, request)
 	t.expect(status(got) == want, f"port {port}: {request[:60]!r}: "
 	    f"answered {got[:60]!r}, want {want}")
+	if want == 405:
+		t.expect(b"\r\nAllow: GET, HEAD\r\n" in
+		    got.partition(b"\r\n\r\n")[0], f"port {port}: "
+		    f"{request[:60]!r}: 405 without Allow: GET, HEAD")
 	return got
 
 

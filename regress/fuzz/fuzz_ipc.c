@@ -218,6 +218,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	    master_closed, NULL)) != NULL);
 	ps->conf = fuzz_conf();
 	decide_configure(ps->conf, 1);
+	/* No used tokens to take back: requests are decided once claimed. */
+	authd_handback_in();
 	return 0;
 }
 

@@ -75,6 +75,9 @@ test_good(void)
 	    streq(req.path, "/") && streq(req.query, "x"), "query only");
 	ok(parse("GET /? HTTP/1.1\r\nHost: a\r\n\r\n") == 0 &&
 	    streq(req.query, ""), "empty query");
+	ok(parse("POST /api/v1/console/vm?x HTTP/1.1\r\nHost: a\r\n\r\n") ==
+	    405 && streq(req.path, "/api/v1/console/vm"),
+	    "405 with the path, for its Allow header");
 	ok(parse("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n") ==
 	    0, "Content-Length: 0 on GET");
 	ok(parse("GET / HTTP/1.1\r\nHost:\r\n\r\n") == 0 &&

@@ -385,6 +385,59 @@ test_replay_order(void)
 	replay_free(r);
 }
 
+/*
+ * A resize keeps every entry, in a smaller size too (new ones then wait
+ * for room); the entries read back are those added; the first forgotten
+ * is the first to expire.
+ */
+static void
+test_replay_resize(void)
+{
+	struct replay	*r;
+	uint8_t		 d[REPLAY_DIGEST_LEN], want[REPLAY_DIGEST_LEN];
+	double		 exp, sum = 0;
+	char		 jti[32];
+	size_t		 i, found = 0;
+	int		 good = 1;
+
+	if ((r = replay_new(100)) == NULL)
+		errx(1, "replay_new");
+	replay_set_skew(r, 0);
+	for (i = 0; i < 100; i++) {
+		snprintf(jti, sizeof(jti), "r%zu", i);
+		if (replay_use(r, jti, NOW + 100 + (i * 37) % 100, NOW) != 0)
+			good = 0;
+	}
+	ok(good && replay_use(r, "more", NOW + 500, NOW) == -2,
+	    "replay: 100 entries fill a cache of 100");
+	ok(replay_resize(r, 150) == 0 && replay_max(r) == 150 &&
+	    replay_count(r) == 100 && replay_use(r, "r7", NOW + 500, NOW) == -1
+	    && replay_use(r, "more", NOW + 500, NOW) == 0,
+	    "replay: grown, it keeps its entries and takes more");
+	ok(replay_resize(r, 10) == 0 && replay_count(r) == 101 &&
+	    replay_use(r, "r99", NOW + 500, NOW) == -1 &&
+	    replay_use(r, "less", NOW + 500, NOW) == -2,
+	    "replay: shrunk below its entries, it keeps them, takes none");
+	replay_expire(r, NOW + 192);
+	ok(replay_count(r) == 8 && replay_use(r, "less", NOW + 500,
+	    NOW + 192) == 0 && replay_use(r, "again", NOW + 500,
+	    NOW + 192) == 0 && replay_use(r, "full", NOW + 500,
+	    NOW + 192) == -2, "replay: below its size again, it takes new "
+	    "ones up to it");
+	replay_digest("more", want);
+	for (i = 0; replay_get(r, i, d, &exp) == 0; i++) {
+		sum += exp;
+		if (memcmp(d, want, sizeof(d)) == 0 && exp == NOW + 500)
+			found++;
+	}
+	/* Left: exp NOW + 193 to NOW + 199, and three at NOW + 500. */
+	ok(i == 10 && found == 1 && sum == 10 * NOW + 1372 + 1500,
+	    "replay: replay_get reads back every entry (%zu)", i);
+	replay_forget_first(r);
+	ok(replay_count(r) == 9, "replay: forget_first forgets one");
+	replay_free(r);
+}
+
 static void
 test_limits(void)
 {
@@ -537,6 +590,7 @@ main(int argc, char *argv[])
 	test_siphash();
 	test_replay();
 	test_replay_order();
+	test_replay_resize();
 	test_limits();
 	test_limits_bounds();
 	test_rate();

@@ -64,6 +64,13 @@ def daemon_binary():
 	    os.path.join(TOP, "build", "debug", "vncrelayd"))
 
 
+def daemon_sanitized():
+	"""Whether the daemon under test is the ASan/UBSan build, whose
+	allocator (redzones, quarantine) makes its RSS no measure of ours."""
+	return os.path.basename(os.path.dirname(os.path.dirname(
+	    daemon_binary()))) == "asan"
+
+
 def free_port(family=socket.AF_INET):
 	"""A TCP port that nothing listened on a moment ago."""
 	host = "::1" if family == socket.AF_INET6 else "127.0.0.1"

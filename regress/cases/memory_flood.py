@@ -7,7 +7,8 @@
 # leaves upstream bytes unread in every upstream socket (it stopped
 # reading because the browser's queue is full), the worker's VmRSS must
 # have grown by no more than the bound vncrelayd.conf(5) documents under
-# buffer-size: three times buffer-size for each such session.  The
+# buffer-size: three times buffer-size for each such session (not in the
+# ASan build, whose allocator pads and quarantines).  The
 # kernel's TCP memory in all is noted: on loopback (64 KiB segments) the
 # send buffers toward the stalled browsers autotune to megabytes each.  Then some
 # of the sessions read again, and their first megabytes arrive complete
@@ -24,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "peers"))
+import harness			# noqa: E402
 import lib_relay		# noqa: E402
 import rawws			# noqa: E402
 
@@ -177,8 +179,14 @@ def run(t):
 		    f"bytes per session; bound {bound} KiB")
 		t.expect(min(sent) > BUFFER,
 		    f"a console sent only {min(sent)} bytes: not a flood")
-		t.expect(grown <= bound, f"worker VmRSS grew by {grown} KiB "
-		    f"for {SESSIONS} sessions, over the bound of {bound} KiB")
+		if harness.daemon_sanitized():
+			t.note("ASan build: its allocator keeps freed memory in "
+			    "quarantine and pads every block, so the bound is "
+			    "not checked; the flood and the bytes still are")
+		else:
+			t.expect(grown <= bound, f"worker VmRSS grew by {grown} "
+			    f"KiB for {SESSIONS} sessions, over the bound of "
+			    f"{bound} KiB")
 
 		want = (pattern * (CHECK_BYTES // PATTERN + 1))[:CHECK_BYTES]
 		for i, ws in enumerate(sessions[:CHECKED]):

@@ -24,7 +24,6 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include <errno.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -40,63 +39,71 @@
 static int	relay_span_iov(const struct ws_spans *,
 		    const struct evbuffer_iovec *, int, struct iovec *, int);
 
-/* Reads up to want more bytes into bev's input; returns how many. */
-size_t
-relay_fill(struct bufferevent *bev, size_t want)
+/*
+ * Reads up to want bytes from fd into the end of b, in its own free space;
+ * returns how many, or -1 on EOF or an error.
+ */
+static ssize_t
+relay_read(struct evbuffer *b, int fd, size_t want)
 {
-	struct evbuffer		*in = bufferevent_get_input(bev);
 	struct evbuffer_iovec	 v[FILL_IOV];
 	struct iovec		 iov[FILL_IOV];
-	struct msghdr		 msg;
 	ssize_t			 r;
 	size_t			 left;
-	int			 fd, n, i;
+	int			 n, i;
 
-	if (want < RELAY_LIBEVENT_READ || bufferevent_openssl_get_ssl(bev) != NULL ||
-	    (fd = bufferevent_getfd(bev)) == -1)
-		return 0;
-	/* The bufferevent keeps its input's end frozen between reads. */
-	evbuffer_unfreeze(in, 0);
-	r = 0;
-	if ((n = evbuffer_reserve_space(in, want, v, FILL_IOV)) <= 0)
-		goto done;
+	if ((n = evbuffer_reserve_space(b, want, v, FILL_IOV)) <= 0)
+		return -1;
 	/* The space reserved may be larger: read no more than asked. */
 	for (left = want, i = 0; i < n; i++) {
 		iov[i].iov_base = v[i].iov_base;
 		iov[i].iov_len = v[i].iov_len < left ? v[i].iov_len : left;
 		left -= iov[i].iov_len;
 	}
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = iov;
-	msg.msg_iovlen = n;
-	if ((r = recvmsg(fd, &msg, MSG_DONTWAIT)) <= 0) {
-		r = 0;
+	if ((r = readv(fd, iov, n)) <= 0)
 		n = 0;
-	}
-	for (left = r, i = 0; i < n; i++) {
+	for (left = r > 0 ? r : 0, i = 0; i < n; i++) {
 		if (v[i].iov_len > left)
 			v[i].iov_len = left;
 		left -= v[i].iov_len;
 	}
-	evbuffer_commit_space(in, v, n);
-done:
+	evbuffer_commit_space(b, v, n);
+	return r > 0 ? r : -1;
+}
+
+/* Reads up to want more bytes into bev's input; returns how many. */
+size_t
+relay_fill(struct bufferevent *bev, size_t want)
+{
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	ssize_t			 r;
+	int			 fd;
+
+	if (want < RELAY_LIBEVENT_READ || bufferevent_openssl_get_ssl(bev) != NULL ||
+	    (fd = bufferevent_getfd(bev)) == -1)
+		return 0;
+	/* The bufferevent keeps its input's end frozen between reads. */
+	evbuffer_unfreeze(in, 0);
+	r = relay_read(in, fd, want);
 	evbuffer_freeze(in, 0);
-	return r;
+	return r > 0 ? r : 0;
 }
 
 /*
  * Sends hl bytes of h, then n bytes of src (none: src may be NULL), to
- * bev's plain socket in one writev when nothing is queued there, and
- * queues what the socket does not take; -1 when it cannot, and nothing
- * was done.  A TLS connection takes a payload with its header.
+ * bev's plain socket in one sendmsg with flags when nothing is queued
+ * there, and queues what the socket does not take, all of it on an error,
+ * which libevent sees when it writes.  -1 when it cannot, and nothing was
+ * done.  A TLS connection takes a payload with its header.
  */
-int
-relay_writev(struct bufferevent *bev, const uint8_t *h, size_t hl,
-    struct evbuffer *src, size_t n)
+static int
+relay_sendv(struct bufferevent *bev, const uint8_t *h, size_t hl,
+    struct evbuffer *src, size_t n, int flags)
 {
 	struct evbuffer		*out = bufferevent_get_output(bev);
 	struct evbuffer_iovec	 v[WRITE_IOV];
 	struct iovec		 iov[WRITE_IOV + 1];
+	struct msghdr		 msg;
 	size_t			 cover = 0;
 	ssize_t			 w;
 	int			 fd, nv, i, k = 0;
@@ -118,11 +125,12 @@ relay_writev(struct bufferevent *bev, const uint8_t *h, size_t hl,
 		    v[i].iov_len : n - cover;
 		cover += iov[k].iov_len;
 	}
-	if ((w = writev(fd, iov, k)) == -1) {
-		if (errno != EAGAIN && errno != EINTR)
-			return -1;	/* libevent will see the error */
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = k;
+	if ((w = sendmsg(fd, &msg, flags | MSG_DONTWAIT | MSG_NOSIGNAL)) ==
+	    -1)
 		w = 0;
-	}
 	if ((size_t)w < hl) {
 		evbuffer_add(out, h + w, hl - w);
 		w = 0;
@@ -133,6 +141,13 @@ relay_writev(struct bufferevent *bev, const uint8_t *h, size_t hl,
 	    (int)(n - w))
 		return -1;
 	return 0;
+}
+
+int
+relay_writev(struct bufferevent *bev, const uint8_t *h, size_t hl,
+    struct evbuffer *src, size_t n)
+{
+	return relay_sendv(bev, h, hl, src, n, 0);
 }
 
 /* Sends n bytes of src to bev's socket as one binary frame. */
@@ -225,3 +240,4 @@ relay_span_iov(const struct ws_spans *sp, const struct evbuffer_iovec *v,
 	}
 	return k;
 }
+

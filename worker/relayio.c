@@ -19,17 +19,38 @@
  * writev that steps over the frame headers between.  What a socket does
  * not take is queued behind as usual.  A TLS browser socket with nothing
  * queued gets the frame encrypted at once (tls_write).
+ *
+ * A plain console's bulk for a plain browser socket in binary mode with
+ * nothing queued need not enter user space at all.  What the console's
+ * socket holds beyond libevent's 4 KiB is spliced into the worker's pipe;
+ * one frame header for all of it goes out with libevent's 4 KiB in a
+ * sendmsg with MSG_MORE, and the rest is spliced from the pipe into the
+ * browser's socket: two copies of every byte fewer.  What that socket
+ * does not take is queued in order, the rest of the pipe read into the
+ * output, so the pipe is empty whenever no callback runs.  So one pipe,
+ * made before the sandbox is entered, serves all the worker's sessions,
+ * and a ping or close frame can never land inside a frame.  EOF and
+ * errors on the console are left for libevent's next read, and on the
+ * browser for its next write.  This relies on the sockets being
+ * non-blocking, as authd, the master and libevent's listener make them:
+ * splice(2) waits on a blocking socket whatever its flags say.  Without
+ * a pipe, the relay copies.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 
+#include "log.h"
 #include "worker.h"
 
 #define FILL_IOV	2
@@ -241,3 +262,150 @@ relay_span_iov(const struct ws_spans *sp, const struct evbuffer_iovec *v,
 	return k;
 }
 
+/*
+ * The worker's one pipe for splice(2), empty whenever no callback runs;
+ * -1 when there is none and the relay copies.
+ */
+static int	splice_fd[2] = { -1, -1 };
+static size_t	splice_cap;	/* /proc/sys/fs/pipe-max-size, 0: unknown */
+static size_t	splice_size;	/* what the pipe holds at most */
+static size_t	splice_want;	/* buffer-size, bounded by splice_cap */
+
+/* The pipe's size: splice_want when the kernel grants it. */
+static void
+relay_pipe_size(void)
+{
+	int	 sz;
+
+	if (splice_want > 0 && fcntl(splice_fd[0], F_SETPIPE_SZ,
+	    (int)splice_want) == -1)
+		log_debug("splice: pipe size %zu: %s", splice_want,
+		    strerror(errno));
+	sz = fcntl(splice_fd[0], F_GETPIPE_SZ);
+	splice_size = sz > 0 ? sz : 0;
+}
+
+static int
+relay_pipe_open(void)
+{
+	if (pipe2(splice_fd, O_NONBLOCK | O_CLOEXEC) == -1) {
+		log_warn("splice: no pipe, the relay copies");
+		splice_fd[0] = splice_fd[1] = -1;
+		return -1;
+	}
+	relay_pipe_size();
+	return 0;
+}
+
+/*
+ * The pipe is made before the sandbox is entered, where the kernel's
+ * bound on its size can still be read.
+ */
+void
+relay_splice_init(void)
+{
+	FILE		*f;
+	unsigned long	 cap;
+
+	if ((f = fopen("/proc/sys/fs/pipe-max-size", "r")) != NULL) {
+		if (fscanf(f, "%lu", &cap) == 1)
+			splice_cap = cap;
+		fclose(f);
+	}
+	relay_pipe_open();
+}
+
+/* A configuration's buffer-size, as far as the kernel lets the pipe hold. */
+void
+relay_splice_configure(size_t bound)
+{
+	splice_want = splice_cap > 0 && bound > splice_cap ? splice_cap : bound;
+	if (splice_fd[0] != -1)
+		relay_pipe_size();
+}
+
+int
+relay_splice_ok(void)
+{
+	return splice_fd[0] != -1 && splice_size > 0;
+}
+
+/*
+ * A pipe that could not be emptied would hand its bytes to the next
+ * session: it is replaced.
+ */
+static void
+relay_pipe_reopen(void)
+{
+	close(splice_fd[0]);
+	close(splice_fd[1]);
+	relay_pipe_open();
+}
+
+/* The n bytes left in the pipe go to the end of out. */
+static int
+relay_pipe_drain(struct evbuffer *out, size_t n)
+{
+	ssize_t	 r;
+
+	while (n > 0) {
+		if ((r = relay_read(out, splice_fd[0], n)) == -1) {
+			log_warnx("splice: cannot empty the pipe");
+			return -1;
+		}
+		n -= r;
+	}
+	return 0;
+}
+
+/*
+ * Frames the bytes waiting in src's input and up to want more from its
+ * socket for dst's plain socket, which has nothing queued.  The socket's
+ * bytes move through the pipe without a copy: splice(2) into it, their
+ * frame header (with the waiting bytes) in a sendmsg that says more is
+ * coming, splice(2) out of it.  What dst's socket does not take is
+ * queued in order, the pipe's rest read into the output.  Returns the
+ * bytes framed and adds to *direct those spliced into dst's socket; -1
+ * when the pipe failed, and the session's stream is broken.
+ */
+ssize_t
+relay_splice(struct bufferevent *src, struct bufferevent *dst, size_t want,
+    uint64_t *direct)
+{
+	struct evbuffer	*in = bufferevent_get_input(src);
+	struct evbuffer	*out = bufferevent_get_output(dst);
+	uint8_t		 h[WS_HEADER_MAX];
+	size_t		 m = evbuffer_get_length(in), m0 = m, hl, ask;
+	size_t		 moved = 0;
+	ssize_t		 n, w;
+	int		 sfd = bufferevent_getfd(src), dfd = bufferevent_getfd(dst);
+
+	do {
+		ask = want - moved < splice_size ? want - moved : splice_size;
+		/* EOF and errors are left for libevent's next read. */
+		if ((n = splice(sfd, NULL, splice_fd[1], NULL, ask,
+		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE)) <= 0)
+			n = 0;
+		if (m + n == 0)
+			break;
+		hl = ws_header(h, WS_OP_BINARY, 1, m + n, NULL);
+		if (relay_sendv(dst, h, hl, in, m, n > 0 ? MSG_MORE : 0) == -1)
+			goto fail;
+		m = 0;
+		moved += n;
+		w = 0;
+		if (n > 0 && evbuffer_get_length(out) == 0 &&
+		    (w = splice(splice_fd[0], NULL, dfd, NULL, n,
+		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE)) == -1)
+			w = 0;
+		*direct += w;
+		if (w < n && relay_pipe_drain(out, n - w) == -1)
+			goto fail;
+	} while ((size_t)n == ask && moved < want &&
+	    evbuffer_get_length(out) == 0);
+	return m0 + moved;
+fail:
+	if (n > 0)
+		relay_pipe_reopen();
+	return -1;
+}

@@ -56,6 +56,7 @@
 #define FILL_IOV	2
 #define WRITE_IOV	16
 #define SPAN_IOV	64
+#define SPLICE_ROUNDS	4	/* pipefuls one callback may splice */
 
 static int	relay_span_iov(const struct ws_spans *,
 		    const struct evbuffer_iovec *, int, struct iovec *, int);
@@ -359,29 +360,36 @@ relay_pipe_drain(struct evbuffer *out, size_t n)
 }
 
 /*
- * Frames the bytes waiting in src's input and up to want more from its
- * socket for dst's plain socket, which has nothing queued.  The socket's
- * bytes move through the pipe without a copy: splice(2) into it, their
- * frame header (with the waiting bytes) in a sendmsg that says more is
- * coming, splice(2) out of it.  What dst's socket does not take is
- * queued in order, the pipe's rest read into the output.  Returns the
- * bytes framed and adds to *direct those spliced into dst's socket; -1
- * when the pipe failed, and the session's stream is broken.
+ * Frames the bytes waiting in src's input and what its socket holds for
+ * dst's plain socket, which has nothing queued.  The socket's bytes move
+ * through the pipe without a copy: splice(2) into it, their frame header
+ * (with the waiting bytes) in a sendmsg that says more is coming,
+ * splice(2) out of it.  What dst's socket does not take is queued in
+ * order, the pipe's rest read into the output, and never more than bound
+ * in all.  While dst's socket takes everything and src's fills the pipe,
+ * this goes on for up to SPLICE_ROUNDS times bound: bytes that do not
+ * stay in the worker need not wait for another wake-up, but a flood
+ * should not keep the worker from its other sessions.  Returns the bytes
+ * framed and adds to *direct those spliced into dst's socket; -1 when the
+ * pipe failed, and the session's stream is broken.
  */
 ssize_t
-relay_splice(struct bufferevent *src, struct bufferevent *dst, size_t want,
+relay_splice(struct bufferevent *src, struct bufferevent *dst, size_t bound,
     uint64_t *direct)
 {
 	struct evbuffer	*in = bufferevent_get_input(src);
 	struct evbuffer	*out = bufferevent_get_output(dst);
 	uint8_t		 h[WS_HEADER_MAX];
 	size_t		 m = evbuffer_get_length(in), m0 = m, hl, ask;
-	size_t		 moved = 0;
+	size_t		 moved = 0, want = SPLICE_ROUNDS * bound;
 	ssize_t		 n, w;
 	int		 sfd = bufferevent_getfd(src), dfd = bufferevent_getfd(dst);
 
 	do {
-		ask = want - moved < splice_size ? want - moved : splice_size;
+		/* What the browser does not take is queued: within bound. */
+		ask = bound - m < splice_size ? bound - m : splice_size;
+		if (ask > want - moved)
+			ask = want - moved;
 		/* EOF and errors are left for libevent's next read. */
 		if ((n = splice(sfd, NULL, splice_fd[1], NULL, ask,
 		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE)) <= 0)

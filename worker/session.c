@@ -621,7 +621,7 @@ relay_up_splice(struct conn *c, size_t n, int resumed)
 	    !relay_splice_ok() || (!resumed && n < RELAY_LIBEVENT_READ) ||
 	    n >= bound || evbuffer_get_length(bufferevent_get_output(c->bev)))
 		return 0;
-	if ((r = relay_splice(c->up, c->bev, bound - n,
+	if ((r = relay_splice(c->up, c->bev, bound,
 	    &worker->stats.splice_bytes)) == -1) {
 		/* A frame may be cut short: nothing more can follow it. */
 		session_finish(c, "relay pipe error");

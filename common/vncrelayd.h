@@ -418,6 +418,7 @@ struct worker_stats {
 	uint32_t	 sessions_active;
 	uint64_t	 bytes_in;
 	uint64_t	 bytes_out;
+	uint64_t	 splice_bytes;		/* of bytes_out, by splice(2) */
 	uint64_t	 handshakes[ERR_MAX];
 	uint32_t	 connections;
 	uint32_t	 nseries;

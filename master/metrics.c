@@ -28,6 +28,7 @@ static struct {
 	uint64_t		 sessions_total;
 	uint64_t		 bytes_in;
 	uint64_t		 bytes_out;
+	uint64_t		 splice_bytes;
 	uint64_t		 handshakes[ERR_MAX];
 	uint64_t		 decisions[ERR_MAX];
 	struct stats_series	 series[METRICS_SERIES_MAX];
@@ -89,6 +90,8 @@ metrics_worker(struct child *ch, struct ipc_msg *m)
 	    ch->stats.sessions_total);
 	tot.bytes_in += stats_delta(st.bytes_in, ch->stats.bytes_in);
 	tot.bytes_out += stats_delta(st.bytes_out, ch->stats.bytes_out);
+	tot.splice_bytes += stats_delta(st.splice_bytes,
+	    ch->stats.splice_bytes);
 	for (i = 0; i < ERR_MAX; i++)
 		tot.handshakes[i] += stats_delta(st.handshakes[i],
 		    ch->stats.handshakes[i]);
@@ -384,6 +387,11 @@ metrics_render(struct evbuffer *b)
 	    "Open client connections, HTTP and WebSocket.");
 	evbuffer_add_printf(b, "vncrelayd_connections %u\n", sum.connections);
 	render_sessions(b);
+	put_family(b, "vncrelayd_splice_bytes_total", "counter",
+	    "Console bytes that reached a browser socket by splice(2), "
+	    "without a copy in the worker.");
+	evbuffer_add_printf(b, "vncrelayd_splice_bytes_total %llu\n",
+	    (unsigned long long)tot.splice_bytes);
 	render_results(b, "vncrelayd_handshakes_total", "WebSocket handshakes "
 	    "by result, as workers answered them.", tot.handshakes);
 	render_results(b, "vncrelayd_authd_decisions_total", "Console "

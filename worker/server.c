@@ -87,6 +87,17 @@ conn_free_soon(struct conn *c)
 	event_active(c->timer, EV_TIMEOUT, 1);
 }
 
+/* A connection whose stream is broken goes without another byte. */
+void
+conn_abort(struct conn *c)
+{
+	c->state = CONN_CLOSING;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	if (c->up)
+		bufferevent_disable(c->up, EV_READ | EV_WRITE);
+	conn_free_soon(c);
+}
+
 void
 server_accept(struct wlistener *wl, int fd, struct sockaddr *sa, int salen)
 {

@@ -26,6 +26,7 @@ static void	relay_up_write(struct bufferevent *, void *);
 static void	relay_up_event(struct bufferevent *, short, void *);
 static void	relay_client_event(struct bufferevent *, short, void *);
 static void	relay_tick(evutil_socket_t, short, void *);
+static void	session_finish(struct conn *, const char *);
 
 /*
  * Kubernetes clients put base64url(token) after the prefix; a JWT has
@@ -604,6 +605,33 @@ relay_up_write(struct bufferevent *bev, void *arg)
 	}
 }
 
+/*
+ * A plain console socket bound for a plain browser socket with nothing
+ * queued, in binary mode, goes through the worker's pipe (relayio.c) when
+ * it may hold more than libevent read.  0 when the session does not, or
+ * not now.
+ */
+static int
+relay_up_splice(struct conn *c, size_t n, int resumed)
+{
+	size_t	 bound = ps->conf->g.buffer_size;
+	ssize_t	 r;
+
+	if (c->up_ws || c->tls || c->mode != MODE_BINARY ||
+	    !relay_splice_ok() || (!resumed && n < RELAY_LIBEVENT_READ) ||
+	    n >= bound || evbuffer_get_length(bufferevent_get_output(c->bev)))
+		return 0;
+	if ((r = relay_splice(c->up, c->bev, bound,
+	    &worker->stats.splice_bytes)) == -1) {
+		/* A frame may be cut short: nothing more can follow it. */
+		session_finish(c, "relay pipe error");
+		conn_abort(c);
+		return 1;
+	}
+	c->bytes_out += r;
+	return 1;
+}
+
 static void
 relay_up_take(struct conn *c, int resumed)
 {
@@ -619,13 +647,15 @@ relay_up_take(struct conn *c, int resumed)
 		upclient_up_read(c);
 		return;
 	}
-	relay_top_up(bev, in, out, resumed);
-	n = evbuffer_get_length(in);
-	if (c->mode == MODE_BASE64)
-		ws_frame_base64(out, in, n, 0);
-	else if (relay_write_frame(c->bev, in, n) == -1)
-		ws_frame_append(out, WS_OP_BINARY, in, n, 0);
-	c->bytes_out += n;
+	if (!relay_up_splice(c, n, resumed)) {
+		relay_top_up(bev, in, out, resumed);
+		n = evbuffer_get_length(in);
+		if (c->mode == MODE_BASE64)
+			ws_frame_base64(out, in, n, 0);
+		else if (relay_write_frame(c->bev, in, n) == -1)
+			ws_frame_append(out, WS_OP_BINARY, in, n, 0);
+		c->bytes_out += n;
+	}
 	if (evbuffer_get_length(out) >= ps->conf->g.buffer_size)
 		bufferevent_disable(bev, EV_READ);
 }

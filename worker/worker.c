@@ -128,6 +128,7 @@ worker_apply(struct conf *nc, struct conf *old)
 	if (old == NULL)
 		static_init(nc->g.webroot);
 	upclient_configure(nc);
+	relay_splice_configure(nc->g.buffer_size);
 	TAILQ_FOREACH(l, &nc->listeners, entry) {
 		if ((wl = wlistener_new(nc, l)) == NULL) {
 			log_warnx("listener %s: TLS setup failed, keeping the "
@@ -341,6 +342,7 @@ worker_main(int id, int verbose)
 	TAILQ_INIT(&worker->listeners);
 	TAILQ_INIT(&worker->conns);
 	proc_start(&worker_proc, id, verbose);
+	relay_splice_init();
 	worker->ev_stats = evtimer_new(ps->base, worker_stats_cb, NULL);
 	if ((worker->stage = evbuffer_new()) == NULL)
 		fatal("evbuffer_new");

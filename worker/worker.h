@@ -140,6 +140,7 @@ int		 tls_write(struct bufferevent *, const uint8_t *, size_t,
 /* server.c */
 void		 server_accept(struct wlistener *, int, struct sockaddr *, int);
 void		 conn_free(struct conn *);
+void		 conn_abort(struct conn *);
 void		 conn_forget_head(struct conn *);
 void		 conn_close_after_write(struct conn *);
 void		 server_write_head(struct conn *, int, const char *,
@@ -183,6 +184,11 @@ int		 relay_writev(struct bufferevent *, const uint8_t *, size_t,
 		    struct evbuffer *, size_t);
 int		 relay_write_frame(struct bufferevent *, struct evbuffer *,
 		    size_t);
+void		 relay_splice_init(void);
+void		 relay_splice_configure(size_t);
+int		 relay_splice_ok(void);
+ssize_t		 relay_splice(struct bufferevent *, struct bufferevent *,
+		    size_t, uint64_t *);
 
 /* session.c */
 void		 session_request(struct conn *, struct route *, const char *,

@@ -12,11 +12,12 @@ for a VNC server.  On every connection it first sends the banner
                   (with --linger: does not) and waits for the
                   client's EOF
 
-    vncpeer.py [--host 127.0.0.1] [--port 0] [--connections N]
-               [--lifetime SECONDS] [--seed S] [--banner TEXT]
-               [--linger] echo | sink | flood N
+    vncpeer.py [--host 127.0.0.1] [--port 0] [--unix PATH]
+               [--connections N] [--lifetime SECONDS] [--seed S]
+               [--banner TEXT] [--linger] echo | sink | flood N
 
-It prints, flushed, on standard output:
+With --unix it listens on a UNIX-domain socket at PATH instead, and says
+port 0.  It prints, flushed, on standard output:
 
     vncpeer: listening on HOST PORT
     vncpeer: conn=K accepted from ADDR
@@ -193,6 +194,7 @@ def parse(argv):
 	p = argparse.ArgumentParser(prog="vncpeer.py")
 	p.add_argument("--host", default="127.0.0.1")
 	p.add_argument("--port", type=int, default=0)
+	p.add_argument("--unix", default=None)
 	p.add_argument("--connections", type=int, default=0,
 	    help="exit after this many connections (0: no limit)")
 	p.add_argument("--lifetime", type=float, default=300)
@@ -211,12 +213,19 @@ def main(argv):
 	args = parse(argv)
 	signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
 	deadline = time.monotonic() + args.lifetime
-	family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-	ls = socket.socket(family, socket.SOCK_STREAM)
-	ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-	ls.bind((args.host, args.port))
-	ls.listen(64)
-	say(f"listening on {args.host} {ls.getsockname()[1]}")
+	if args.unix:
+		ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+		ls.bind(args.unix)
+		ls.listen(64)
+		say(f"listening on {args.unix} 0")
+	else:
+		family = socket.AF_INET6 if ":" in args.host else \
+		    socket.AF_INET
+		ls = socket.socket(family, socket.SOCK_STREAM)
+		ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+		ls.bind((args.host, args.port))
+		ls.listen(64)
+		say(f"listening on {args.host} {ls.getsockname()[1]}")
 	threads = []
 	num = 0
 	while time.monotonic() < deadline and (args.connections == 0 or
@@ -228,7 +237,8 @@ def main(argv):
 		except socket.timeout:
 			continue
 		num += 1
-		say(f"conn={num} accepted from {addr[0]} {addr[1]}")
+		say(f"conn={num} accepted from " + (f"{addr[0]} {addr[1]}"
+		    if isinstance(addr, tuple) else "unix"))
 		c = Conn(sock, num, args, deadline)
 		th = threading.Thread(target=c.run, daemon=True)
 		th.start()

@@ -11,7 +11,10 @@
  * forgets expired entries at a cost of the entries forgotten.  Chains are
  * picked with a random SipHash key, so that chosen jti values cannot pile
  * up in one.  Every array starts zeroed and is touched as entries come: a
- * large cache that is empty costs address space, not memory.
+ * large cache that is empty costs address space, not memory.  The chains
+ * in use grow with the entries by linear hashing, one chain split at a
+ * time: a table sized for millions at once would have each entry touch a
+ * random page of it, and doubling it would stall authd while it rehashed.
  *
  * An entry is kept until its token's exp plus the clock skew: until then
  * token_verify could still accept the token.
@@ -41,7 +44,9 @@ struct replay {
 	struct replay_entry	*r_entries;
 	uint32_t		*r_heap;	/* indices, soonest exp first */
 	uint32_t		*r_chains;	/* index + 1 of the first; 0 */
-	size_t			 r_mask;	/* number of chains - 1 */
+	size_t			 r_base;	/* chains in use: base + split */
+	size_t			 r_split;	/* chains split so far, < base */
+	size_t			 r_nchains;	/* room for chains */
 	size_t			 r_count;	/* entries in the heap */
 	size_t			 r_used;	/* entries used so far */
 	uint32_t		 r_free;	/* index + 1 of a free entry */
@@ -53,22 +58,27 @@ struct replay {
 
 #define ENTRY(r, i)	(&(r)->r_entries[(i)])
 
-/* About two entries per chain when full. */
+/* A power of two, about count / 2 chains, for arrays with room for cap. */
 static size_t
-replay_nchains(size_t max)
+replay_nchains(size_t count, size_t cap)
 {
 	size_t	 n = REPLAY_MIN_CHAINS;
 
-	while (n < max / 2 && n < REPLAY_MAX_CHAINS)
+	while (n < count / 2 && n < cap / 2 && n < REPLAY_MAX_CHAINS)
 		n <<= 1;
 	return (n);
 }
 
+/* The chain of digest d: below the split point, a split chain's half. */
 static uint32_t *
 replay_chain(struct replay *r, const uint8_t *d)
 {
-	return (&r->r_chains[siphash24(r->r_key, d, REPLAY_DIGEST_LEN) &
-	    r->r_mask]);
+	uint64_t	 h = siphash24(r->r_key, d, REPLAY_DIGEST_LEN);
+	size_t		 i = h & (r->r_base - 1);
+
+	if (i < r->r_split)
+		i = h & (2 * r->r_base - 1);
+	return (&r->r_chains[i]);
 }
 
 static void
@@ -107,7 +117,7 @@ replay_rebuild(struct replay *r, size_t max)
 	cap = max > r->r_count ? max : r->r_count;
 	if (cap == 0 || cap >= UINT32_MAX)
 		return (-1);
-	n = replay_nchains(cap);
+	n = replay_nchains(cap, cap);
 	r->r_entries = calloc(cap, sizeof(*r->r_entries));
 	r->r_heap = calloc(cap, sizeof(*r->r_heap));
 	r->r_chains = calloc(n, sizeof(*r->r_chains));
@@ -120,7 +130,9 @@ replay_rebuild(struct replay *r, size_t max)
 		r->r_chains = ochains;
 		return (-1);
 	}
-	r->r_mask = n - 1;
+	r->r_nchains = n;
+	r->r_base = replay_nchains(r->r_count, cap);
+	r->r_split = 0;
 	for (i = 0; i < r->r_count; i++) {
 		*ENTRY(r, i) = old[oheap[i]];
 		r->r_heap[i] = i;
@@ -261,6 +273,29 @@ replay_seconds(double exp)
 }
 
 /*
+ * One more chain in use: chain split moves each of its entries to itself
+ * or to split + base, by one more bit of the hash.
+ */
+static void
+replay_split(struct replay *r)
+{
+	uint32_t	 i, next;
+
+	if (r->r_base + r->r_split >= r->r_nchains)
+		return;
+	i = r->r_chains[r->r_split];
+	r->r_chains[r->r_split++] = 0;
+	for (; i != 0; i = next) {
+		next = ENTRY(r, i - 1)->re_next;
+		chain_insert(r, i - 1);
+	}
+	if (r->r_split == r->r_base) {
+		r->r_base *= 2;
+		r->r_split = 0;
+	}
+}
+
+/*
  * 0: first use, now recorded.  -1: used before.  -2: cannot record (the
  * cache is full even after forgetting expired entries, or a bad argument),
  * which must refuse the token too: forgetting would allow a replay.
@@ -291,6 +326,8 @@ replay_add(struct replay *r, const uint8_t d[REPLAY_DIGEST_LEN], double exp,
 	chain_insert(r, i);
 	r->r_heap[r->r_count] = i;
 	heap_up(r, r->r_count++);
+	if (r->r_count > 2 * (r->r_base + r->r_split))
+		replay_split(r);
 	return (0);
 }
 

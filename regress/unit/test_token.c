@@ -386,6 +386,50 @@ test_replay_order(void)
 }
 
 /*
+ * A cache sized for a million starts with few chains and doubles them as
+ * entries come: every one of 50000 is still found after the growth, and
+ * after half of them expired and as many new ones came.
+ */
+static void
+test_replay_grow(void)
+{
+	struct replay	*r;
+	char		 jti[32];
+	int		 i, good = 1, seen = 1;
+
+	if ((r = replay_new(1000000)) == NULL)
+		errx(1, "replay_new");
+	replay_set_skew(r, 0);
+	for (i = 0; i < 50000; i++) {
+		snprintf(jti, sizeof(jti), "g%d", i);
+		if (replay_use(r, jti, NOW + 10 + i % 2 * 1000, NOW) != 0)
+			good = 0;
+	}
+	for (i = 0; i < 50000; i++) {
+		snprintf(jti, sizeof(jti), "g%d", i);
+		if (replay_use(r, jti, NOW + 2000, NOW) != -1)
+			seen = 0;
+	}
+	ok(good && seen && replay_count(r) == 50000,
+	    "replay: 50000 entries found again after the chains grew");
+	replay_expire(r, NOW + 500);
+	for (i = 0; i < 25000; i++) {
+		snprintf(jti, sizeof(jti), "h%d", i);
+		if (replay_use(r, jti, NOW + 3000, NOW + 500) != 0)
+			good = 0;
+	}
+	for (i = 0; i < 50000; i++) {
+		snprintf(jti, sizeof(jti), "g%d", i);
+		if (replay_use(r, jti, NOW + 3000, NOW + 500) != (i % 2 ?
+		    -1 : 0))
+			seen = 0;
+	}
+	ok(good && seen && replay_count(r) == 75000,
+	    "replay: expired entries go, the others stay found");
+	replay_free(r);
+}
+
+/*
  * A resize keeps every entry, in a smaller size too (new ones then wait
  * for room); the entries read back are those added; the first forgotten
  * is the first to expire.
@@ -591,6 +635,7 @@ main(int argc, char *argv[])
 	test_replay();
 	test_replay_order();
 	test_replay_resize();
+	test_replay_grow();
 	test_limits();
 	test_limits_bounds();
 	test_rate();

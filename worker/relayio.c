@@ -116,7 +116,9 @@ relay_fill(struct bufferevent *bev, size_t want)
  * bev's plain socket in one sendmsg with flags when nothing is queued
  * there, and queues what the socket does not take, all of it on an error,
  * which libevent sees when it writes.  -1 when it cannot, and nothing was
- * done.  A TLS connection takes a payload with its header.
+ * done; -2 when part went out or was queued and the rest could not be
+ * queued (no memory): the stream is cut, and the connection must end
+ * without another byte.  A TLS connection takes a payload with its header.
  */
 static int
 relay_sendv(struct bufferevent *bev, const uint8_t *h, size_t hl,
@@ -154,14 +156,15 @@ relay_sendv(struct bufferevent *bev, const uint8_t *h, size_t hl,
 	    -1)
 		w = 0;
 	if ((size_t)w < hl) {
-		evbuffer_add(out, h + w, hl - w);
+		if (evbuffer_add(out, h + w, hl - w) == -1)
+			return -2;
 		w = 0;
 	} else if ((w -= hl) > 0)
 		evbuffer_drain(src, w);
 	/* The rest of the payload, queued after its header. */
 	if (n - w > 0 && evbuffer_remove_buffer(src, out, n - w) !=
 	    (int)(n - w))
-		return -1;
+		return -2;
 	return 0;
 }
 
@@ -190,10 +193,12 @@ ssize_t
 relay_send(struct bufferevent *bev, struct evbuffer *src)
 {
 	size_t	n = evbuffer_get_length(src);
+	int	r;
 
-	if (n == 0 || relay_writev(bev, NULL, 0, src, n) == 0)
+	if (n == 0 || (r = relay_writev(bev, NULL, 0, src, n)) == 0)
 		return n;
-	if (evbuffer_add_buffer(bufferevent_get_output(bev), src) == -1) {
+	if (r == -2 ||
+	    evbuffer_add_buffer(bufferevent_get_output(bev), src) == -1) {
 		evbuffer_drain(src, evbuffer_get_length(src));
 		return -1;
 	}
@@ -397,7 +402,7 @@ relay_splice(struct bufferevent *src, struct bufferevent *dst, size_t bound,
 		if (m + n == 0)
 			break;
 		hl = ws_header(h, WS_OP_BINARY, 1, m + n, NULL);
-		if (relay_sendv(dst, h, hl, in, m, n > 0 ? MSG_MORE : 0) == -1)
+		if (relay_sendv(dst, h, hl, in, m, n > 0 ? MSG_MORE : 0) < 0)
 			goto fail;
 		m = 0;
 		moved += n;

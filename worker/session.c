@@ -246,10 +246,18 @@ session_send_101(struct conn *c)
 		if ((n = evbuffer_get_length(in)) > 0)
 			hl += ws_header(h + hl, WS_OP_BINARY, 1, n, NULL);
 	}
-	if (relay_writev(c->bev, h, hl, in, n) == -1) {
-		evbuffer_add(bufferevent_get_output(c->bev), h, hl);
-		if (n > 0)
-			evbuffer_add_buffer(bufferevent_get_output(c->bev), in);
+	switch (relay_writev(c->bev, h, hl, in, n)) {
+	case -1:
+		if (evbuffer_add(bufferevent_get_output(c->bev), h, hl) == 0 &&
+		    (n == 0 || evbuffer_add_buffer(bufferevent_get_output(
+		    c->bev), in) == 0))
+			break;
+		/* FALLTHROUGH */
+	case -2:
+		/* Out of memory with part of the answer sent: nothing more. */
+		session_finish(c, "relay buffer error");
+		conn_abort(c);
+		return;
 	}
 	c->bytes_out += n;
 }
@@ -371,7 +379,8 @@ session_relay(struct conn *c)
 	    c->user[0] ? c->user : "-", c->jti_hash[0] ? c->jti_hash : "-");
 	session_send_101(c);
 	/* Frames that came with the head are already waiting. */
-	if (evbuffer_get_length(bufferevent_get_input(c->bev)))
+	if (c->state == CONN_RELAY &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)))
 		relay_client_read(c->bev, c);
 }
 
@@ -443,11 +452,13 @@ session_send_close(struct conn *c, uint16_t code, const char *reason)
 {
 	struct evbuffer	*f;
 
+	/* relay_send failing is out of memory, maybe halfway: no retry. */
 	if ((f = evbuffer_new()) == NULL ||
-	    ws_close_append(f, code, reason, 0) == -1 ||
-	    relay_send(c->bev, f) == -1)
+	    ws_close_append(f, code, reason, 0) == -1)
 		ws_close_append(bufferevent_get_output(c->bev), code, reason,
 		    0);
+	else
+		(void)relay_send(c->bev, f);
 	if (f != NULL)
 		evbuffer_free(f);
 }
@@ -652,8 +663,16 @@ relay_up_take(struct conn *c, int resumed)
 		n = evbuffer_get_length(in);
 		if (c->mode == MODE_BASE64)
 			ws_frame_base64(out, in, n, 0);
-		else if (relay_write_frame(c->bev, in, n) == -1)
+		else switch (relay_write_frame(c->bev, in, n)) {
+		case -1:
 			ws_frame_append(out, WS_OP_BINARY, in, n, 0);
+			break;
+		case -2:
+			/* A frame cut short: nothing more can follow it. */
+			session_finish(c, "relay buffer error");
+			conn_abort(c);
+			return;
+		}
 		c->bytes_out += n;
 	}
 	if (evbuffer_get_length(out) >= ps->conf->g.buffer_size)

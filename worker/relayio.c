@@ -101,7 +101,8 @@ relay_fill(struct bufferevent *bev, size_t want)
 	ssize_t			 r;
 	int			 fd;
 
-	if (want < RELAY_LIBEVENT_READ || bufferevent_openssl_get_ssl(bev) != NULL ||
+	if (want < RELAY_LIBEVENT_READ ||
+	    bufferevent_openssl_get_ssl(bev) != NULL ||
 	    (fd = bufferevent_getfd(bev)) == -1)
 		return 0;
 	/* The bufferevent keeps its input's end frozen between reads. */
@@ -111,14 +112,26 @@ relay_fill(struct bufferevent *bev, size_t want)
 	return r > 0 ? r : 0;
 }
 
+/* Queues hl bytes of h, then n bytes of src, on out. */
+static int
+relay_queue(struct evbuffer *out, const uint8_t *h, size_t hl,
+    struct evbuffer *src, size_t n)
+{
+	if (hl > 0 && evbuffer_add(out, h, hl) == -1)
+		return -1;
+	if (n > 0 && evbuffer_remove_buffer(src, out, n) != (int)n)
+		return -1;
+	return 0;
+}
+
 /*
  * Sends hl bytes of h, then n bytes of src (none: src may be NULL), to
- * bev's plain socket in one sendmsg with flags when nothing is queued
- * there, and queues what the socket does not take, all of it on an error,
- * which libevent sees when it writes.  -1 when it cannot, and nothing was
- * done; -2 when part went out or was queued and the rest could not be
- * queued (no memory): the stream is cut, and the connection must end
- * without another byte.  A TLS connection takes a payload with its header.
+ * bev: on a plain socket with nothing queued, in one sendmsg with flags;
+ * on a TLS connection, encrypted at once when it may (tls_write).  What
+ * does not go out now is queued, all of it on an error, which libevent
+ * sees when it writes.  -1 when that fails for want of memory, perhaps
+ * with part of it sent: the stream is cut, and the connection must end
+ * without another byte.
  */
 static int
 relay_sendv(struct bufferevent *bev, const uint8_t *h, size_t hl,
@@ -130,14 +143,19 @@ relay_sendv(struct bufferevent *bev, const uint8_t *h, size_t hl,
 	struct msghdr		 msg;
 	size_t			 cover = 0;
 	ssize_t			 w;
-	int			 fd, nv, i, k = 0;
+	int			 fd, nv, i, r, k = 0;
 
-	if (n + hl == 0 || evbuffer_get_length(out) != 0)
-		return -1;
-	if (bufferevent_openssl_get_ssl(bev) != NULL)
-		return n > 0 ? tls_write(bev, h, hl, src, n) : -1;
-	if ((fd = bufferevent_getfd(bev)) == -1)
-		return -1;
+	if (n + hl == 0)
+		return 0;
+	if (bufferevent_openssl_get_ssl(bev) != NULL) {
+		/* tls_write: 0 sent, -1 not taken, -2 cut. */
+		if (n > 0 && (r = tls_write(bev, h, hl, src, n)) != -1)
+			return r == 0 ? 0 : -1;
+		return relay_queue(out, h, hl, src, n);
+	}
+	if (evbuffer_get_length(out) != 0 ||
+	    (fd = bufferevent_getfd(bev)) == -1)
+		return relay_queue(out, h, hl, src, n);
 	if (hl > 0) {
 		iov[k].iov_base = (void *)h;
 		iov[k++].iov_len = hl;
@@ -155,17 +173,12 @@ relay_sendv(struct bufferevent *bev, const uint8_t *h, size_t hl,
 	if ((w = sendmsg(fd, &msg, flags | MSG_DONTWAIT | MSG_NOSIGNAL)) ==
 	    -1)
 		w = 0;
-	if ((size_t)w < hl) {
-		if (evbuffer_add(out, h + w, hl - w) == -1)
-			return -2;
-		w = 0;
-	} else if ((w -= hl) > 0)
+	if ((size_t)w < hl)
+		return relay_queue(out, h + w, hl - w, src, n);
+	if ((w -= hl) > 0)
 		evbuffer_drain(src, w);
 	/* The rest of the payload, queued after its header. */
-	if (n - w > 0 && evbuffer_remove_buffer(src, out, n - w) !=
-	    (int)(n - w))
-		return -2;
-	return 0;
+	return relay_queue(out, NULL, 0, src, n - w);
 }
 
 int
@@ -187,18 +200,14 @@ relay_write_frame(struct bufferevent *bev, struct evbuffer *src, size_t n)
 
 /*
  * Sends all of src to bev's socket as it is, straight or queued; returns
- * how many bytes that was, or -1 when they could not even be queued.
+ * how many bytes that was, or -1 (relay_sendv).
  */
 ssize_t
 relay_send(struct bufferevent *bev, struct evbuffer *src)
 {
 	size_t	n = evbuffer_get_length(src);
-	int	r;
 
-	if (n == 0 || (r = relay_writev(bev, NULL, 0, src, n)) == 0)
-		return n;
-	if (r == -2 ||
-	    evbuffer_add_buffer(bufferevent_get_output(bev), src) == -1) {
+	if (relay_writev(bev, NULL, 0, src, n) == -1) {
 		evbuffer_drain(src, evbuffer_get_length(src));
 		return -1;
 	}
@@ -388,7 +397,8 @@ relay_splice(struct bufferevent *src, struct bufferevent *dst, size_t bound,
 	size_t		 m = evbuffer_get_length(in), m0 = m, hl, ask;
 	size_t		 moved = 0, want = SPLICE_ROUNDS * bound;
 	ssize_t		 n, w;
-	int		 sfd = bufferevent_getfd(src), dfd = bufferevent_getfd(dst);
+	int		 sfd = bufferevent_getfd(src);
+	int		 dfd = bufferevent_getfd(dst);
 
 	do {
 		/* What the browser does not take is queued: within bound. */
@@ -402,7 +412,7 @@ relay_splice(struct bufferevent *src, struct bufferevent *dst, size_t bound,
 		if (m + n == 0)
 			break;
 		hl = ws_header(h, WS_OP_BINARY, 1, m + n, NULL);
-		if (relay_sendv(dst, h, hl, in, m, n > 0 ? MSG_MORE : 0) < 0)
+		if (relay_sendv(dst, h, hl, in, m, n > 0 ? MSG_MORE : 0) == -1)
 			goto fail;
 		m = 0;
 		moved += n;

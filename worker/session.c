@@ -27,6 +27,7 @@ static void	relay_up_event(struct bufferevent *, short, void *);
 static void	relay_client_event(struct bufferevent *, short, void *);
 static void	relay_tick(evutil_socket_t, short, void *);
 static void	session_finish(struct conn *, const char *);
+static void	session_cut(struct conn *, const char *);
 
 /*
  * Kubernetes clients put base64url(token) after the prefix; a JWT has
@@ -246,17 +247,8 @@ session_send_101(struct conn *c)
 		if ((n = evbuffer_get_length(in)) > 0)
 			hl += ws_header(h + hl, WS_OP_BINARY, 1, n, NULL);
 	}
-	switch (relay_writev(c->bev, h, hl, in, n)) {
-	case -1:
-		if (evbuffer_add(bufferevent_get_output(c->bev), h, hl) == 0 &&
-		    (n == 0 || evbuffer_add_buffer(bufferevent_get_output(
-		    c->bev), in) == 0))
-			break;
-		/* FALLTHROUGH */
-	case -2:
-		/* Out of memory with part of the answer sent: nothing more. */
-		session_finish(c, "relay buffer error");
-		conn_abort(c);
+	if (relay_writev(c->bev, h, hl, in, n) == -1) {
+		session_cut(c, "relay buffer error");
 		return;
 	}
 	c->bytes_out += n;
@@ -443,6 +435,14 @@ session_finish(struct conn *c, const char *reason)
 	report_session_end(c);
 }
 
+/* A frame may be cut short: nothing more can follow it. */
+static void
+session_cut(struct conn *c, const char *reason)
+{
+	session_finish(c, reason);
+	conn_abort(c);
+}
+
 /*
  * The close frame goes straight to a plain socket with nothing queued, so
  * that closing needs no write event either.
@@ -452,7 +452,7 @@ session_send_close(struct conn *c, uint16_t code, const char *reason)
 {
 	struct evbuffer	*f;
 
-	/* relay_send failing is out of memory, maybe halfway: no retry. */
+	/* A send that failed may have cut the frame: it is not repeated. */
 	if ((f = evbuffer_new()) == NULL ||
 	    ws_close_append(f, code, reason, 0) == -1)
 		ws_close_append(bufferevent_get_output(c->bev), code, reason,
@@ -634,9 +634,7 @@ relay_up_splice(struct conn *c, size_t n, int resumed)
 		return 0;
 	if ((r = relay_splice(c->up, c->bev, bound,
 	    &worker->stats.splice_bytes)) == -1) {
-		/* A frame may be cut short: nothing more can follow it. */
-		session_finish(c, "relay pipe error");
-		conn_abort(c);
+		session_cut(c, "relay pipe error");
 		return 1;
 	}
 	c->bytes_out += r;
@@ -663,14 +661,8 @@ relay_up_take(struct conn *c, int resumed)
 		n = evbuffer_get_length(in);
 		if (c->mode == MODE_BASE64)
 			ws_frame_base64(out, in, n, 0);
-		else switch (relay_write_frame(c->bev, in, n)) {
-		case -1:
-			ws_frame_append(out, WS_OP_BINARY, in, n, 0);
-			break;
-		case -2:
-			/* A frame cut short: nothing more can follow it. */
-			session_finish(c, "relay buffer error");
-			conn_abort(c);
+		else if (relay_write_frame(c->bev, in, n) == -1) {
+			session_cut(c, "relay buffer error");
 			return;
 		}
 		c->bytes_out += n;

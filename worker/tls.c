@@ -464,7 +464,8 @@ tls_encrypt(struct tls_out *o, SSL *ssl, const uint8_t *h, size_t hl,
  * writev.  While the queue holds buffer-size or more, or the connection
  * is not ours, -1, and nothing was done: the caller queues the plaintext
  * for libevent, whose output then bounds the session's reading as usual.
- * An error from OpenSSL here is left for libevent to meet and report.
+ * An error from OpenSSL here, perhaps after some records, is -2: the
+ * stream is cut, and nothing more may follow.
  */
 int
 tls_write(struct bufferevent *bev, const uint8_t *h, size_t hl,
@@ -480,7 +481,7 @@ tls_write(struct bufferevent *bev, const uint8_t *h, size_t hl,
 		return -1;
 	if (tls_encrypt(o, ssl, h, hl, src, n) == -1) {
 		o->failed = 1;
-		return -1;
+		return -2;
 	}
 	tls_out_flush(o);
 	return 0;

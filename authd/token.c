@@ -648,7 +648,9 @@ claim_jti(json_t *pay, struct token_claims *c, const char **why)
 
 	if ((j = json_object_get(pay, "jti")) == NULL)
 		return (0);
-	if (claim_string(j, c->jti, sizeof(c->jti)) == -1) {
+	/* One SHA-256 of it, for the replay cache and the logs alike. */
+	if (claim_string(j, c->jti, sizeof(c->jti)) == -1 ||
+	    replay_digest(c->jti, c->jti_digest) == -1) {
 		*why = "bad jti";
 		return (-1);
 	}
@@ -797,8 +799,9 @@ token_verify(const struct token_keys *keys, const char *tok, size_t len,
 	json_decref(pay);
 	if (e == ERR_NONE)
 		e = token_times(c, now, skew, maxlife, why);
+	/* The log's short name for a jti starts its replay digest. */
 	if (c->has_jti)
-		token_jti_hash(c->jti, c->hash);
+		hexstr(c->jti_digest, (TOKEN_HASH_LEN - 1) / 2, c->hash);
 	else
 		token_hash(tok, len, c->hash);
 	return (e);

@@ -46,6 +46,7 @@ struct token_claims {
 	char			 sub[TOKEN_SUB_LEN];	/* or seed 001's id */
 	char			 jti[TOKEN_JTI_LEN + 1];
 	int			 has_jti;
+	uint8_t			 jti_digest[REPLAY_DIGEST_LEN];	/* for replay */
 	char			 hash[TOKEN_HASH_LEN];	/* of jti or token */
 	double			 exp;
 	double			 nbf;

@@ -98,8 +98,17 @@ check_claims(const struct token_claims *c)
 	}
 	check_string(c->sub, sizeof(c->sub));
 	check_string(c->ns, sizeof(c->ns));
-	if (c->has_jti)
+	if (c->has_jti) {
+		uint8_t	d[REPLAY_DIGEST_LEN];
+		char	h[TOKEN_HASH_LEN];
+
 		check_string(c->jti, sizeof(c->jti));
+		/* The replay digest is the jti's, and names it in logs. */
+		CHECK(replay_digest(c->jti, d) == 0 &&
+		    memcmp(d, c->jti_digest, sizeof(d)) == 0);
+		token_jti_hash(c->jti, h);
+		CHECK(strcmp(h, c->hash) == 0);
+	}
 	CHECK(strlen(c->hash) == TOKEN_HASH_LEN - 1 &&
 	    strspn(c->hash, "0123456789abcdef") == TOKEN_HASH_LEN - 1);
 }

@@ -98,15 +98,20 @@ conn_abort(struct conn *c)
 	conn_free_soon(c);
 }
 
+/* A drain still answers scrapes: the operator watches it end. */
+int
+server_accepting(const struct wlistener *wl)
+{
+	return !worker->draining || wl->c.metrics;
+}
+
 void
 server_accept(struct wlistener *wl, int fd, struct sockaddr *sa, int salen)
 {
 	struct conn	*c;
 
 	(void)salen;
-	/* A drain still answers scrapes: the operator watches it end. */
-	if ((worker->draining && !wl->c.metrics) ||
-	    (c = calloc(1, sizeof(*c))) == NULL) {
+	if (!server_accepting(wl) || (c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
 		return;
 	}
@@ -733,7 +738,7 @@ server_drain(void)
 		return;
 	worker->draining = 1;
 	TAILQ_FOREACH(wl, &worker->listeners, entry)
-		if (!wl->c.metrics)
+		if (!server_accepting(wl))
 			evconnlistener_disable(wl->evl);
 	for (c = TAILQ_FIRST(&worker->conns); c; c = next) {
 		next = TAILQ_NEXT(c, entry);

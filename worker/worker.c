@@ -49,7 +49,7 @@ worker_resume_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!worker->draining || wl->c.metrics)
+	if (server_accepting(wl))
 		evconnlistener_enable(wl->evl);
 }
 
@@ -144,7 +144,7 @@ worker_apply(struct conf *nc, struct conf *old)
 	while ((wl = TAILQ_FIRST(&fresh)) != NULL) {
 		TAILQ_REMOVE(&fresh, wl, entry);
 		TAILQ_INSERT_TAIL(&worker->listeners, wl, entry);
-		if (worker->draining && !wl->c.metrics)
+		if (!server_accepting(wl))
 			evconnlistener_disable(wl->evl);
 	}
 }

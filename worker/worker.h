@@ -139,6 +139,7 @@ int		 tls_write(struct bufferevent *, const uint8_t *, size_t,
 
 /* server.c */
 void		 server_accept(struct wlistener *, int, struct sockaddr *, int);
+int		 server_accepting(const struct wlistener *);
 void		 conn_free(struct conn *);
 void		 conn_abort(struct conn *);
 void		 conn_forget_head(struct conn *);

@@ -18,7 +18,6 @@ import hashlib
 import os
 import socket
 import ssl
-import struct
 import sys
 import time
 
@@ -64,8 +63,6 @@ class Strict:
 
 	def __init__(self, t, ws, opcode, timeout=120):
 		self.t, self.ws, self.opcode = t, ws, opcode
-		self.buf = bytearray(ws.buf)
-		ws.buf = b""
 		self.deadline = time.monotonic() + timeout
 		self.pings = 0
 		self.frames = 0
@@ -75,38 +72,24 @@ class Strict:
 		self.ws.send_frame(rawws.OP_PONG, payload)
 		self.ponged = time.monotonic()
 
-	def need(self, n):
-		while len(self.buf) < n:
-			left = self.deadline - time.monotonic()
-			self.t.expect(left > 0, "timed out inside the flood")
-			self.ws.sock.settimeout(left)
-			chunk = self.ws.sock.recv(1 << 18)
-			self.t.expect(chunk, f"EOF after {self.frames} frames, "
-			    "inside the flood")
-			self.buf += chunk
-
 	def frame(self):
 		t = self.t
-		self.need(2)
-		b0, b1 = self.buf[0], self.buf[1]
-		t.expect(b0 & 0x80, f"frame {self.frames}: no FIN")
-		t.expect(b0 & 0x70 == 0, f"frame {self.frames}: RSV bits")
-		t.expect(not b1 & 0x80, f"frame {self.frames}: masked")
-		n, hl = b1 & 0x7F, 2
-		if n == 126:
-			self.need(4)
-			n, hl = struct.unpack("!H", self.buf[2:4])[0], 4
-			t.expect(n >= 126, f"a 16-bit length for {n} bytes")
-		elif n == 127:
-			self.need(10)
-			n, hl = struct.unpack("!Q", self.buf[2:10])[0], 10
-			t.expect(65536 <= n < 1 << 32,
-			    f"a 64-bit length of {n} bytes")
-		self.need(hl + n)
-		payload = bytes(self.buf[hl:hl + n])
-		del self.buf[:hl + n]
+		left = self.deadline - time.monotonic()
+		t.expect(left > 0, "timed out inside the flood")
+		try:
+			f = self.ws.recv_frame(timeout=left)
+		except socket.timeout:
+			t.fail("timed out inside the flood")
+		t.expect(f is not None, f"EOF after {self.frames} frames, "
+		    "inside the flood")
+		n = len(f.payload)
+		t.expect(f.fin, f"frame {self.frames}: no FIN")
+		t.expect(f.rsv == 0, f"frame {self.frames}: RSV bits")
+		t.expect(not f.masked, f"frame {self.frames}: masked")
+		t.expect(f.shortest_length, f"frame {self.frames}: a "
+		    f"{f.length_bytes}-byte length for {n} bytes")
 		self.frames += 1
-		return b0 & 0x0F, payload
+		return f.opcode, f.payload
 
 	def data(self):
 		"""The next data frame's payload; pings on the way answered."""

@@ -118,12 +118,21 @@ def close_payload(code=1000, reason=""):
 class Frame:
 	"""A frame the server sent."""
 
-	def __init__(self, fin, rsv, opcode, masked, payload):
+	def __init__(self, fin, rsv, opcode, masked, payload, length_bytes=0):
 		self.fin = fin
 		self.rsv = rsv
 		self.opcode = opcode
 		self.masked = masked
 		self.payload = payload
+		# 0, 2 or 8: how the header wrote the payload's length
+		self.length_bytes = length_bytes
+
+	@property
+	def shortest_length(self):
+		"""Whether the header used the shortest length form."""
+		n = len(self.payload)
+		return {0: n < 126, 2: 126 <= n < 65536,
+		    8: 65536 <= n < 1 << 63}[self.length_bytes]
 
 	@property
 	def close_code(self):
@@ -312,12 +321,12 @@ class RawWS:
 		if head is None:
 			return None
 		b0, b1 = head
-		n = b1 & 0x7F
+		n, width = b1 & 0x7F, 0
 		if n == 126:
-			ext = self._take(2, deadline)
+			ext, width = self._take(2, deadline), 2
 			n = None if ext is None else struct.unpack("!H", ext)[0]
 		elif n == 127:
-			ext = self._take(8, deadline)
+			ext, width = self._take(8, deadline), 8
 			n = None if ext is None else struct.unpack("!Q", ext)[0]
 		if n is None:
 			raise ProtocolError("EOF inside a frame header")
@@ -334,7 +343,7 @@ class RawWS:
 		if key is not None:
 			payload = mask_bytes(payload, key)
 		return Frame(bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0xF,
-		    key is not None, payload)
+		    key is not None, payload, width)
 
 	def recv_message(self, timeout=None, max_frames=100000):
 		"""(opcode, payload) of the next data message, fragments

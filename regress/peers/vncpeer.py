@@ -216,16 +216,16 @@ def main(argv):
 	if args.unix:
 		ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 		ls.bind(args.unix)
-		ls.listen(64)
-		say(f"listening on {args.unix} 0")
+		where = f"{args.unix} 0"
 	else:
 		family = socket.AF_INET6 if ":" in args.host else \
 		    socket.AF_INET
 		ls = socket.socket(family, socket.SOCK_STREAM)
 		ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 		ls.bind((args.host, args.port))
-		ls.listen(64)
-		say(f"listening on {args.host} {ls.getsockname()[1]}")
+		where = f"{args.host} {ls.getsockname()[1]}"
+	ls.listen(64)
+	say(f"listening on {where}")
 	threads = []
 	num = 0
 	while time.monotonic() < deadline and (args.connections == 0 or

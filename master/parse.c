@@ -12,6 +12,8 @@
 #include <netdb.h>
 
 #include <confuse.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -93,6 +95,37 @@ cb_address(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	if (value[0] != '\0' && listen_parse(value, &ss, &len) == -1) {
 		cfg_error(cfg, "invalid %s address \"%s\" (want ADDRESS:PORT "
 		    "or [V6ADDRESS]:PORT)", opt->name, value);
+		return -1;
+	}
+	*(const char **)result = value;
+	return 0;
+}
+
+/*
+ * A cipher, TLS 1.3 suite or group list in which OpenSSL knows no name
+ * would leave its listener without TLS in every worker: refused here, on
+ * its line, with the running configuration kept on a reload.
+ */
+static int
+cb_tls_list(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	static SSL_CTX	*ctx;
+	int		 ok;
+
+	if (ctx == NULL && (ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		cfg_error(cfg, "cannot check %s: out of memory", opt->name);
+		return -1;
+	}
+	if (strcmp(opt->name, "ciphers") == 0)
+		ok = SSL_CTX_set_cipher_list(ctx, value);
+	else if (strcmp(opt->name, "ciphersuites") == 0)
+		ok = SSL_CTX_set_ciphersuites(ctx, value);
+	else
+		ok = SSL_CTX_set1_groups_list(ctx, value);
+	ERR_clear_error();
+	if (ok != 1) {
+		cfg_error(cfg, "invalid %s \"%s\" (OpenSSL accepts none of it)",
+		    opt->name, value);
 		return -1;
 	}
 	*(const char **)result = value;
@@ -260,13 +293,14 @@ static cfg_opt_t listen_opts[] = {
 	CFG_BOOL("tls", cfg_false, CFGF_NONE),
 	CFG_STR("certificate", NULL, CFGF_NODEFAULT),
 	CFG_STR("key", NULL, CFGF_NODEFAULT),
-	CFG_STR("ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256:"
+	CFG_STR_CB("ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256:"
 	    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
 	    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
-	    "ECDHE-RSA-CHACHA20-POLY1305", CFGF_NONE),
-	CFG_STR("ciphersuites", "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
-	    "TLS_CHACHA20_POLY1305_SHA256", CFGF_NONE),
-	CFG_STR("curves", "X25519:P-256:P-384", CFGF_NONE),
+	    "ECDHE-RSA-CHACHA20-POLY1305", CFGF_NONE, cb_tls_list),
+	CFG_STR_CB("ciphersuites", "TLS_AES_128_GCM_SHA256:"
+	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256", CFGF_NONE,
+	    cb_tls_list),
+	CFG_STR_CB("curves", "X25519:P-256:P-384", CFGF_NONE, cb_tls_list),
 	CFG_END()
 };
 

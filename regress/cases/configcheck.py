@@ -10,6 +10,10 @@ route "/ws/vnc/{name}" { backend = tcp auth = none }
 route "/vnc/{ip}" { backend = tcp networks = {"127.0.0.0/8"} port = 5901 auth = none }
 '''
 
+# The listener of line 2 with TLS and one more setting.
+TLS_LISTEN = ('listen "127.0.0.1:{{port}}" {{ tls = yes certificate = '
+    '"{{cert}}" key = "{{key}}" {} }}')
+
 # Each bad file is the good one with one line replaced by a mistake; the
 # message must name the line and what is wrong on it.
 BAD = {
@@ -33,6 +37,14 @@ BAD = {
 	    r"replay-cache-size \(want a number from 1 to 16000000\)"),
 	"replay cache too large": (5, 'replay-cache-size = 16000001',
 	    r"\"16000001\" for replay-cache-size"),
+	# OpenSSL's lists, checked when read: a list it refuses would leave
+	# the listener without TLS.
+	"unknown ciphers": (2, TLS_LISTEN.format('ciphers = "NOSUCH"'),
+	    r"ciphers \"NOSUCH\""),
+	"unknown ciphersuites": (2, TLS_LISTEN.format(
+	    'ciphersuites = "TLS_NOSUCH"'), r"ciphersuites \"TLS_NOSUCH\""),
+	"unknown curve": (2, TLS_LISTEN.format('curves = "X25519:P-999"'),
+	    r"curves \"X25519:P-999\""),
 }
 
 
@@ -56,6 +68,13 @@ def run(t):
 	status, err, out, _ = check(t, "good.conf", GOOD)
 	if status != 0 or "configuration OK" not in out + err:
 		problems.append(f"good.conf: exit {status}: {out} {err}")
+	# Lists narrower than the defaults, and one with a name OpenSSL does
+	# not know beside one it does, are fine.
+	status, err, out, _ = check(t, "goodtls.conf", with_line(GOOD, 2,
+	    TLS_LISTEN.format('ciphers = "NOSUCH:ECDHE-RSA-AES256-GCM-SHA384" '
+	    'ciphersuites = "TLS_AES_256_GCM_SHA384" curves = "P-384"')))
+	if status != 0 or "configuration OK" not in out + err:
+		problems.append(f"goodtls.conf: exit {status}: {out} {err}")
 
 	for i, (what, (lineno, line, why)) in enumerate(sorted(BAD.items())):
 		status, err, out, path = check(t, f"bad{i}.conf",

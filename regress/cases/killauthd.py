@@ -87,6 +87,8 @@ def run(t):
 		t.expect_lost_child("authd")
 		mark = t.mark()
 		t.kill(old, signal.SIGKILL)
+		# The bound of the issue: a new authd within 2 s.
+		t.wait_log(r"\bauthd: ready", since=mark, timeout=2)
 		got = answer(t, pending, 30)
 		t.expect(got.startswith(b"HTTP/1.1 503 ") and
 		    b'"code":"INTERNAL_ERROR"' in got, "the request authd was "

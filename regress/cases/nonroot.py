@@ -29,6 +29,9 @@ def run(t):
 	t.start(user=USER)
 	t.wait_log(r"master: WARNING: running without root: "
 	    r"chroot and setuid are skipped")
+	# One warning, from the master, not one per child.
+	said = t.log_matches(r"running without root")
+	t.expect(len(said) == 1, f"the warning came {len(said)} times")
 
 	kids = t.children()
 	t.expect(t.authd() is not None, f"no authd among {kids}")

@@ -3,7 +3,8 @@
 # the JSON error UNAUTHORIZED, and nothing ever connects to a listener
 # waiting there, whichever way the address is spelt (hex, decimal, octal,
 # IPv4-mapped IPv6, percent-encoded).  An address inside (127.0.0.5) is
-# relayed.
+# relayed.  An IPv6 list works alike: with the network ::1/128, ::1 is
+# relayed, and ::2 and 127.0.0.1 (where a listener waits) get 403.
 
 import json
 import os
@@ -23,6 +24,12 @@ route "/vnc/{ip}" {
 	port = TARGET_PORT
 	auth = none
 }
+route "/vnc6/{ip}" {
+	backend = tcp
+	networks = {"::1/128"}
+	port = TARGET6_PORT
+	auth = none
+}
 '''
 
 OUTSIDE = "127.0.1.1"
@@ -36,8 +43,8 @@ SPELLINGS = ["0x7f000101", "2130706689", "0177.0.0401", "0177.0.1.1",
     "[::ffff:127.0.1.1]", "::1", "0:0:0:0:0:0:0:1", "localhost"]
 
 
-def refused(t, ip):
-	ws = rawws.connect("127.0.0.1", t.port, f"/vnc/{ip}",
+def refused(t, ip, prefix="/vnc"):
+	ws = rawws.connect("127.0.0.1", t.port, f"{prefix}/{ip}",
 	    protocols=["binary"], expect_status=None)
 	ws.close()
 	return ws.status, ws.body
@@ -50,7 +57,13 @@ def run(t):
 	t.peers.extend(wires)
 	peer = t.peer("--host", INSIDE, "--port", str(port),
 	    "--connections", "1", "echo")
-	t.start(CONFIG.replace("TARGET_PORT", str(port)))
+	port6 = lib_relay.free_port_on(["::1", "127.0.0.1"])
+	wire4 = lib_relay.Tripwire("127.0.0.1", port6)
+	t.peers.append(wire4)
+	peer6 = t.peer("--host", "::1", "--port", str(port6),
+	    "--connections", "1", "echo")
+	t.start(CONFIG.replace("TARGET_PORT", str(port))
+	    .replace("TARGET6_PORT", str(port6)))
 
 	mark = t.mark()
 	status, body = refused(t, OUTSIDE)
@@ -70,17 +83,38 @@ def run(t):
 		t.expect(w.hits() == 0, f"something connected to {w.where}: "
 		    f"{w.seen}")
 
-	ws = rawws.connect("127.0.0.1", t.port, f"/vnc/{INSIDE}",
-	    protocols=["binary"])
-	t.expect(ws.recv_bytes(12) == b"RFB 003.008\n", "no banner from inside")
+	relayed(t, f"/vnc/{INSIDE}", peer, wires)
+	ipv6(t, peer6, wire4)
+
+
+def relayed(t, path, peer, wires):
+	"""A session on path reaches the echo peer and closes with 1000;
+	still nothing connected to the wires."""
+	ws = rawws.connect("127.0.0.1", t.port, path, protocols=["binary"])
+	t.expect(ws.recv_bytes(12) == b"RFB 003.008\n", f"{path}: no banner")
 	ws.send_binary(b"inside")
-	t.expect(ws.recv_bytes(6) == b"inside", "no echo from inside")
+	t.expect(ws.recv_bytes(6) == b"inside", f"{path}: no echo")
 	ws.send_close(1000)
 	close = ws.recv_close()
 	t.expect(close is not None and close.close_code == 1000,
-	    f"close {close!r}")
+	    f"{path}: close {close!r}")
 	ws.close()
 	peer.wait_line(r"conn=1 mode=echo in=6 ")
 	for w in wires:
 		t.expect(w.hits() == 0, f"something connected to {w.where}: "
 		    f"{w.seen}")
+
+
+def ipv6(t, peer, wire):
+	for ip in ("127.0.0.1", "::2"):
+		mark = t.mark()
+		status, body = refused(t, ip, "/vnc6")
+		t.expect(status == 403, f"/vnc6/{ip}: {status}, want 403")
+		t.expect(json.loads(body).get("code") == "UNAUTHORIZED",
+		    f"/vnc6/{ip}: {body[:80]!r}")
+		t.wait_log(r"\bauthd: decision .* route=/vnc6/\{ip\} "
+		    rf"target={ip} .*result=UNAUTHORIZED", since=mark)
+	t.expect(wire.hits() == 0, f"something connected to {wire.where}: "
+	    f"{wire.seen}")
+
+	relayed(t, "/vnc6/::1", peer, [wire])

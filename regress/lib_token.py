@@ -5,9 +5,10 @@ share beside regress/harness.py.
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
     import lib_token
 
-- Secrets(t): every key, secret and token a case makes is written down,
-  one JSON object a line, in regress/artifacts/NAME.secrets (mode 0600),
-  so that logs_nosecret can look for each of them in every log;
+- Secrets(t), and case_secrets(t) for the case's one instance: every key,
+  secret and token a case makes is written down, one JSON object a line,
+  in regress/artifacts/NAME.secrets (mode 0600), so that logs_nosecret can
+  look for each of them in every log;
 - Keys(t): HS256 secrets and Ed25519 keys in files the daemon accepts
   (mode 0600, owned by us), their `key` sections, and tokens minted with
   python3-jwt only (alg none and the HS256-with-a-PEM confusion too, the
@@ -139,16 +140,37 @@ class Secrets:
 		self.add(what + " (PEM body)", "".join(body))
 
 
-def secrets_files():
-	"""Every NAME.secrets in regress/artifacts: {name: [(what, value)]}."""
+def case_secrets(t):
+	"""The case's one Secrets, made on first use: lib_ctl and Keys write
+	to the same NAME.secrets."""
+	s = getattr(t, "case_secrets", None)
+	if s is None:
+		s = t.case_secrets = Secrets(t)
+	return s
+
+
+def artifacts(suffix):
+	"""Every file ending in suffix under regress/artifacts, in its
+	subdirectories too (sanitize_subset writes to asan/): {name: path},
+	the name relative to regress/artifacts less the suffix."""
 	out = {}
-	if not os.path.isdir(ARTIFACTS):
-		return out
-	for f in sorted(os.listdir(ARTIFACTS)):
-		if not f.endswith(".secrets"):
-			continue
+	for top, dirs, files in os.walk(ARTIFACTS):
+		dirs.sort()
+		for f in sorted(files):
+			if f.endswith(suffix):
+				path = os.path.join(top, f)
+				out[os.path.relpath(path, ARTIFACTS)[:-len(
+				    suffix)]] = path
+	return out
+
+
+def secrets_files():
+	"""Every NAME.secrets under regress/artifacts: {name: [(what,
+	value)]}."""
+	out = {}
+	for name, path in artifacts(".secrets").items():
 		items = []
-		with open(os.path.join(ARTIFACTS, f)) as fh:
+		with open(path) as fh:
 			for line in fh:
 				line = line.strip()
 				if not line:
@@ -159,7 +181,7 @@ def secrets_files():
 					continue
 				items.append((d.get("what", "?"),
 				    d.get("value", "")))
-		out[f[:-len(".secrets")]] = items
+		out[name] = items
 	return out
 
 
@@ -201,7 +223,7 @@ class Keys:
 
 	def __init__(self, t, secrets=None):
 		self.t = t
-		self.secrets = secrets or Secrets(t)
+		self.secrets = secrets or case_secrets(t)
 		self.count = 0
 
 	def _write(self, name, data):

@@ -142,8 +142,8 @@ async def use_again(t, path, token, tag):
 def run(t):
 	peer = t.peer("echo")
 	_, t.secret = lib_ctl.hs256_key(t)
-	key, digest = lib_ctl.api_key()
-	bad_keys = [lib_ctl.api_key()[0] for _ in range(FAILURES + 6)]
+	key, digest = lib_ctl.api_key(t)
+	bad_keys = [lib_ctl.api_key(t)[0] for _ in range(FAILURES + 6)]
 	t.start(CONFIG.replace("PEER_PORT", str(peer.port)).replace(
 	    "API_HASH", digest))
 

@@ -30,6 +30,7 @@ import concurrent.futures
 import hashlib
 import json
 import os
+import re
 import secrets as rnd
 import socket
 import ssl
@@ -57,7 +58,12 @@ SHORTEST_SECRET = 12		# shorter variants would match by chance
 DECISION_RE = (r"\bauthd: decision worker=(?P<worker>\d+) "
     r"session=(?P<session>\d+) client=(?P<client>\S+) "
     r"route=(?P<route>\S+) target=(?P<target>\S+) user=(?P<user>\S+) "
-    r"jti=(?P<jti>\S+) result=(?P<result>\S+)")
+    r"jti=(?P<jti>\S+) result=(?P<result>\S+) time=(?P<time>\S+)")
+# The same fields, as the worker logs them when the session ends.
+END_RE = (r"\bworker{worker}: session end id={session} "
+    r"client=(?P<client>\S+) route=(?P<route>\S+) target=(?P<target>\S+) "
+    r"user=(?P<user>\S+) jti=(?P<jti>\S+) .* time=(?P<time>\S+)$")
+RFC3339_UTC = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
 STATUS = {
 	"INVALID_TOKEN": 401,
@@ -674,6 +680,24 @@ def rfb_session(t, path, what, held=None, **kw):
 	s = session(t, path, what, held=held, **kw)
 	s.reach_rfb()
 	return s
+
+
+def close_and_audit(t, s):
+	"""Close a session; its "session end" line names the client, route,
+	target, user and jti hash that its decision line did, and both say
+	when, in RFC 3339 UTC."""
+	mark = t.mark()
+	s.close()
+	m = t.wait_log(END_RE.format(worker=s.worker, session=s.session),
+	    since=mark)
+	d = s.decision
+	for f in ("client", "route", "target", "user", "jti"):
+		t.expect(m.group(f) == d[f], f"{s.what}: session end {f}="
+		    f"{m.group(f)}, decision {f}={d[f]}")
+	for line, when in (("decision", d["time"]), ("session end",
+	    m.group("time"))):
+		t.expect(re.fullmatch(RFC3339_UTC, when), f"{s.what}: {line} "
+		    f"time={when}, not RFC 3339 UTC")
 
 
 def close_and_wait(t, s, since=None):

@@ -188,9 +188,7 @@ authd_reply(struct pending *p, enum err_code code)
 {
 	struct wchan	*w = &wchans[p->worker];
 	int		 fd = -1;
-	char		 when[32];
-	struct tm	 tm;
-	time_t		 now;
+	char		 when[RFC3339_LEN];
 
 	if (w->ipc == NULL || p->chan_gen != w->gen) {
 		log_info("decision for worker%d session %u dropped: that "
@@ -213,9 +211,7 @@ authd_reply(struct pending *p, enum err_code code)
 		if (p->acquired)
 			decide_release(p->worker, p->req.session);
 	}
-	now = time(NULL);
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	time_rfc3339(time(NULL), when);
 	log_info("decision worker=%d session=%u client=%s route=%s target=%s "
 	    "user=%s jti=%s result=%s time=%s", p->worker, p->req.session,
 	    p->resp.client, p->route, p->resp.target[0] ? p->resp.target : "-",

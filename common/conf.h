@@ -96,5 +96,7 @@ int		 addr_sockaddr(const char *, uint16_t, struct sockaddr_storage *,
 int		 uuid_valid(const char *);
 int		 dns_label_ok(const char *);
 int		 dns_name_ok(const char *);
+#define RFC3339_LEN	32
+void		 time_rfc3339(time_t, char [RFC3339_LEN]);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conf.h"
 #include "vncrelayd.h"
@@ -65,6 +66,17 @@ strlcpy_(char *dst, const char *src, size_t size)
 		dst[n] = '\0';
 	}
 	return len;
+}
+
+/* t in UTC as RFC 3339 says it ("2024-01-15T10:30:00Z"). */
+void
+time_rfc3339(time_t t, char out[RFC3339_LEN])
+{
+	struct tm	 tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, RFC3339_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		strlcpy_(out, "-", RFC3339_LEN);
 }
 
 /* Parses "a.b.c.d/n", "x:y::/n", or a bare address (a host route). */

@@ -309,6 +309,7 @@ static cfg_opt_t target_opts[] = {
 	CFG_INT_CB("port", 5900, CFGF_NONE, cb_port),
 	CFG_STR("socket", NULL, CFGF_NODEFAULT),
 	CFG_STR_CB("type", "vnc", CFGF_NONE, cb_type),
+	CFG_BOOL("asks-password", cfg_false, CFGF_NONE),
 	CFG_END()
 };
 
@@ -638,6 +639,7 @@ parse_target(struct conf *c, cfg_t *sec, const char *file)
 		COPY(t->c.socket, cfg_getstr(sec, "socket"), "socket path");
 	COPY(t->c.type, cfg_getstr(sec, "type"), "type");
 	t->c.port = cfg_getint(sec, "port");
+	t->c.has_password = cfg_getbool(sec, "asks-password");
 	return 0;
 }
 

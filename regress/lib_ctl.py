@@ -8,7 +8,9 @@ lib_ctl.py: what the ctl_* and api_* cases share beside regress/harness.py.
   the case's control socket, optionally as another user through a
   setpriv prefix; ctl_json() wants an answer, ctl_refused() an error;
 - secrets: hs256_key() writes a signing key file at mode 0600,
-  api_key() makes an API key and the hash the configuration holds;
+  api_key() makes an API key and the hash the configuration holds; these,
+  and every token vncrelayctl prints or check_token() sees, go into the
+  case's NAME.secrets (lib_token.case_secrets) for logs_nosecret;
 - tokens: check_token() verifies a console token with python3-jwt;
 - WebSocket sessions over python3-websockets (Session), and
   run_async() to drive them with a bound on the time;
@@ -25,6 +27,9 @@ import os
 import re
 import secrets
 import subprocess
+
+import harness
+import lib_token
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
@@ -60,6 +65,9 @@ def ctl_run(t, words, raw=True, sock=None, prefix=(), timeout=30):
 	except subprocess.TimeoutExpired:
 		t.fail(f"vncrelayctl {' '.join(words)}: no end within "
 		    f"{timeout}s")
+	for tok in re.findall(harness.TOKEN_RE, cp.stdout):
+		lib_token.case_secrets(t).add_token("token from vncrelayctl",
+		    tok)
 	t.note(f"ran {argv}: exit {cp.returncode}")
 	for line in (cp.stdout + cp.stderr).splitlines():
 		t.note(f"  | {line}")
@@ -115,13 +123,16 @@ def hs256_key(t, name="k1.key"):
 	the daemon demands; returns (path, secret bytes).  The file holds no
 	newline, so the secret is the file."""
 	secret = secrets.token_hex(32)
+	lib_token.case_secrets(t).add_bytes(f"HS256 secret in {name}",
+	    secret.encode())
 	path = t.write_file(name, secret, mode=0o600)
 	return path, secret.encode()
 
 
-def api_key():
+def api_key(t):
 	"""(key, lower-case hex SHA-256 of the key) for an api-key section."""
 	key = "vrk-" + secrets.token_urlsafe(33)
+	lib_token.case_secrets(t).add("API key", key)
 	return key, hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -129,6 +140,7 @@ def check_token(t, token, secret, target, sub, ttl):
 	"""Verify a console token: HS256 with secret, target and sub as
 	given, exp = iat + ttl, a jti.  Returns the claims."""
 	import jwt
+	lib_token.case_secrets(t).add_token("token checked", token)
 	try:
 		header = jwt.get_unverified_header(token)
 		claims = jwt.decode(token, secret, algorithms=["HS256"],

@@ -5,9 +5,10 @@ share beside regress/harness.py.
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
     import lib_token
 
-- Secrets(t): every key, secret and token a case makes is written down,
-  one JSON object a line, in regress/artifacts/NAME.secrets (mode 0600),
-  so that logs_nosecret can look for each of them in every log;
+- Secrets(t), and case_secrets(t) for the case's one instance: every key,
+  secret and token a case makes is written down, one JSON object a line,
+  in regress/artifacts/NAME.secrets (mode 0600), so that logs_nosecret can
+  look for each of them in every log;
 - Keys(t): HS256 secrets and Ed25519 keys in files the daemon accepts
   (mode 0600, owned by us), their `key` sections, and tokens minted with
   python3-jwt only (alg none and the HS256-with-a-PEM confusion too, the
@@ -29,6 +30,7 @@ import concurrent.futures
 import hashlib
 import json
 import os
+import re
 import secrets as rnd
 import socket
 import ssl
@@ -56,7 +58,12 @@ SHORTEST_SECRET = 12		# shorter variants would match by chance
 DECISION_RE = (r"\bauthd: decision worker=(?P<worker>\d+) "
     r"session=(?P<session>\d+) client=(?P<client>\S+) "
     r"route=(?P<route>\S+) target=(?P<target>\S+) user=(?P<user>\S+) "
-    r"jti=(?P<jti>\S+) result=(?P<result>\S+)")
+    r"jti=(?P<jti>\S+) result=(?P<result>\S+) time=(?P<time>\S+)")
+# The same fields, as the worker logs them when the session ends.
+END_RE = (r"\bworker{worker}: session end id={session} "
+    r"client=(?P<client>\S+) route=(?P<route>\S+) target=(?P<target>\S+) "
+    r"user=(?P<user>\S+) jti=(?P<jti>\S+) .* time=(?P<time>\S+)$")
+RFC3339_UTC = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
 STATUS = {
 	"INVALID_TOKEN": 401,
@@ -139,16 +146,37 @@ class Secrets:
 		self.add(what + " (PEM body)", "".join(body))
 
 
-def secrets_files():
-	"""Every NAME.secrets in regress/artifacts: {name: [(what, value)]}."""
+def case_secrets(t):
+	"""The case's one Secrets, made on first use: lib_ctl and Keys write
+	to the same NAME.secrets."""
+	s = getattr(t, "case_secrets", None)
+	if s is None:
+		s = t.case_secrets = Secrets(t)
+	return s
+
+
+def artifacts(suffix):
+	"""Every file ending in suffix under regress/artifacts, in its
+	subdirectories too (sanitize_subset writes to asan/): {name: path},
+	the name relative to regress/artifacts less the suffix."""
 	out = {}
-	if not os.path.isdir(ARTIFACTS):
-		return out
-	for f in sorted(os.listdir(ARTIFACTS)):
-		if not f.endswith(".secrets"):
-			continue
+	for top, dirs, files in os.walk(ARTIFACTS):
+		dirs.sort()
+		for f in sorted(files):
+			if f.endswith(suffix):
+				path = os.path.join(top, f)
+				out[os.path.relpath(path, ARTIFACTS)[:-len(
+				    suffix)]] = path
+	return out
+
+
+def secrets_files():
+	"""Every NAME.secrets under regress/artifacts: {name: [(what,
+	value)]}."""
+	out = {}
+	for name, path in artifacts(".secrets").items():
 		items = []
-		with open(os.path.join(ARTIFACTS, f)) as fh:
+		with open(path) as fh:
 			for line in fh:
 				line = line.strip()
 				if not line:
@@ -159,7 +187,7 @@ def secrets_files():
 					continue
 				items.append((d.get("what", "?"),
 				    d.get("value", "")))
-		out[f[:-len(".secrets")]] = items
+		out[name] = items
 	return out
 
 
@@ -201,7 +229,7 @@ class Keys:
 
 	def __init__(self, t, secrets=None):
 		self.t = t
-		self.secrets = secrets or Secrets(t)
+		self.secrets = secrets or case_secrets(t)
 		self.count = 0
 
 	def _write(self, name, data):
@@ -652,6 +680,24 @@ def rfb_session(t, path, what, held=None, **kw):
 	s = session(t, path, what, held=held, **kw)
 	s.reach_rfb()
 	return s
+
+
+def close_and_audit(t, s):
+	"""Close a session; its "session end" line names the client, route,
+	target, user and jti hash that its decision line did, and both say
+	when, in RFC 3339 UTC."""
+	mark = t.mark()
+	s.close()
+	m = t.wait_log(END_RE.format(worker=s.worker, session=s.session),
+	    since=mark)
+	d = s.decision
+	for f in ("client", "route", "target", "user", "jti"):
+		t.expect(m.group(f) == d[f], f"{s.what}: session end {f}="
+		    f"{m.group(f)}, decision {f}={d[f]}")
+	for line, when in (("decision", d["time"]), ("session end",
+	    m.group("time"))):
+		t.expect(re.fullmatch(RFC3339_UTC, when), f"{s.what}: {line} "
+		    f"time={when}, not RFC 3339 UTC")
 
 
 def close_and_wait(t, s, since=None):

@@ -67,9 +67,7 @@ api_request(struct conn *c, const char *segment)
 void
 api_verdict(struct conn *c, struct api_resp *r)
 {
-	char		 body[TOKEN_MAXLEN + 512], when[32];
-	struct tm	 tm;
-	time_t		 t = r->expires;
+	char		 body[TOKEN_MAXLEN + 512], when[RFC3339_LEN];
 	int		 n;
 
 	evtimer_del(c->timer);
@@ -78,8 +76,7 @@ api_verdict(struct conn *c, struct api_resp *r)
 		    err_status(r->code), r->code);
 		return;
 	}
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	time_rfc3339((time_t)r->expires, when);
 	n = snprintf(body, sizeof(body), "{\"type\":\"%s\",\"token\":\"%s\","
 	    "\"ws_path\":\"%s/ws\",\"expires_at\":\"%s\",\"tls_enabled\":%s%s}\n",
 	    r->type[0] ? r->type : "vnc", r->token, ps->conf->g.console_api,

@@ -412,19 +412,22 @@ session_finish(struct conn *c, const char *reason)
 {
 	struct session_end	 se;
 	struct timeval		 now, d;
+	char			 when[RFC3339_LEN];
 
 	if (c->finished || !c->auth_session)
 		return;
 	c->finished = 1;
 	gettimeofday(&now, NULL);
 	timersub(&now, &c->since, &d);
+	time_rfc3339(now.tv_sec, when);
 	log_info("session end id=%u client=%s route=%s target=%s user=%s "
-	    "jti=%s in=%llu out=%llu duration=%lld.%03ld reason=\"%s\"",
+	    "jti=%s in=%llu out=%llu duration=%lld.%03ld reason=\"%s\" "
+	    "time=%s",
 	    c->id, c->client, c->pattern, c->target,
 	    c->user[0] ? c->user : "-", c->jti_hash[0] ? c->jti_hash : "-",
 	    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
 	    (long long)d.tv_sec, (long)d.tv_usec / 1000,
-	    reason ? reason : c->reason ? c->reason : "closed");
+	    reason ? reason : c->reason ? c->reason : "closed", when);
 	memset(&se, 0, sizeof(se));
 	se.session = c->id;
 	se.bytes_in = c->bytes_in;

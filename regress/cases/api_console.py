@@ -2,7 +2,9 @@
 # a signed one-time token and the WebSocket path to use it on; the token
 # opens a session once, and a second use is refused after the upgrade
 # with a TOKEN_ALREADY_USED message and close 1008, without reaching the
-# console.  Another method than GET is 405 with "Allow: GET".  A wrong or
+# console.  A target with asks-password = yes gets "password":"********"
+# in the answer, and one without gets no password field.  Another method
+# than GET is 405 with "Allow: GET".  A wrong or
 # missing key is 401, an unknown target 404; after api-failures bad keys
 # one client gets 429 (another client does not, and X-Forwarded-For from an
 # untrusted peer changes nothing).  No API key, good or bad, ever shows up
@@ -30,6 +32,7 @@ listen "[::1]:{port2}" { tls = false }
 key "k1" { algorithm = "HS256" file = "{tmp}/k1.key" }
 api-key "ops" { sha256 = "API_HASH" }
 target "vm" { host = "127.0.0.1" port = PEER_PORT }
+target "vmpw" { host = "127.0.0.1" port = PEER_PORT asks-password = yes }
 route "/ws/vnc/{name}" { }
 route "/api/v1/console/ws" { errors = json }
 '''
@@ -69,12 +72,19 @@ def expect_error(t, what, got, status, code):
 	t.expect("token" not in body, f"{what}: a token came with {st}")
 
 
-def good_token(t, key, host="127.0.0.1"):
-	"""A token from the API with the good key; checks the answer."""
-	st, body, r = get(t, "vm", key, host=host)
+def good_token(t, key, host="127.0.0.1", target="vm"):
+	"""A token from the API with the good key; checks the answer.  A
+	password field, masked, only for the target that asks for one."""
+	st, body, r = get(t, target, key, host=host)
 	t.expect(st == 200, f"good key from {host}: {st} {body}")
-	t.expect(set(body) == {"type", "token", "ws_path", "expires_at",
-	    "tls_enabled"}, f"answer fields {sorted(body)}")
+	fields = {"type", "token", "ws_path", "expires_at", "tls_enabled"}
+	if target == "vmpw":
+		fields.add("password")
+		t.expect(body.get("password") == "********",
+		    f"{target}: password {body.get('password')!r}, want "
+		    "'********'")
+	t.expect(set(body) == fields, f"{target}: answer fields "
+	    f"{sorted(body)}, want {sorted(fields)}")
 	t.expect(body["type"] == "vnc", f"type {body['type']!r}")
 	t.expect(body["ws_path"] == f"{API}/ws", f"ws_path "
 	    f"{body['ws_path']!r}, want {API}/ws")
@@ -92,8 +102,8 @@ def good_token(t, key, host="127.0.0.1"):
 		sign = 1 if m.group(2)[0] == "+" else -1
 		hh, mm = map(int, m.group(2)[1:].split(":"))
 		expires -= sign * (hh * 3600 + mm * 60)
-	claims = lib_ctl.check_token(t, body["token"], t.secret, "vm", "ops",
-	    TTL)
+	claims = lib_ctl.check_token(t, body["token"], t.secret, target,
+	    "ops", TTL)
 	t.expect(claims["exp"] == expires, f"expires_at {body['expires_at']}"
 	    f" but the token's exp is {claims['exp']}")
 	return body["token"], body["ws_path"]
@@ -142,8 +152,8 @@ async def use_again(t, path, token, tag):
 def run(t):
 	peer = t.peer("echo")
 	_, t.secret = lib_ctl.hs256_key(t)
-	key, digest = lib_ctl.api_key()
-	bad_keys = [lib_ctl.api_key()[0] for _ in range(FAILURES + 6)]
+	key, digest = lib_ctl.api_key(t)
+	bad_keys = [lib_ctl.api_key(t)[0] for _ in range(FAILURES + 6)]
 	t.start(CONFIG.replace("PEER_PORT", str(peer.port)).replace(
 	    "API_HASH", digest))
 
@@ -151,6 +161,7 @@ def run(t):
 	tok1, path = good_token(t, key)
 	tok2, _ = good_token(t, key)
 	t.expect(tok1 != tok2, "two requests gave the same token")
+	good_token(t, key, target="vmpw")
 	mark = t.mark()
 	lib_ctl.run_async(t, use_once(t, path, tok1, "first use"), 60)
 	start = t.wait_log(r"\bsession start id=\d+ .*route=/api/v1/console/ws"

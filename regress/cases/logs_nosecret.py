@@ -4,11 +4,11 @@
 # fail to load on a reload; then it looks for every secret it made (token,
 # token signature, HS256 secret, Ed25519 private key, TLS private key, a
 # garbage "token") in its own log, and for every secret any case recorded
-# with regress/lib_token.py (regress/artifacts/NAME.secrets) in every
-# regress/artifacts/*.log.  A found secret is named by case, file, line
-# and kind, never printed.
+# with regress/lib_token.py or regress/lib_ctl.py
+# (regress/artifacts/NAME.secrets, in subdirectories too) in every log
+# under regress/artifacts.  regress/run runs it after all the other cases.
+# A found secret is named by case, file, line and kind, never printed.
 
-import glob
 import os
 import sys
 
@@ -16,6 +16,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import lib_token as lt		# noqa: E402
 
 TIMEOUT = 180
+# After every other case in a run of the whole suite (regress/run), so
+# that their logs are this run's, all of them.
+RUN_LAST = True
 
 CONFIG = '''
 prefork = 2
@@ -157,17 +160,15 @@ def check(t, sec):
 
 	recorded = lt.secrets_files()
 	recorded[t.name] = sec.items
-	logs = sorted(glob.glob(os.path.join(lt.ARTIFACTS, "*.log")))
-	t.expect(any(os.path.basename(p) == t.name + ".log" for p in logs),
-	    "this case's own log is missing")
+	logs = lt.artifacts(".log")
+	t.expect(t.name in logs, "this case's own log is missing")
 	scanned = 0
-	for path in logs:
+	for name, path in logs.items():
 		with open(path, encoding="utf-8", errors="replace") as f:
 			text = f.read()
 		for case, items in recorded.items():
 			for n, what in lt.scan_text(text, items):
-				problems.append(f"{os.path.basename(path)}:{n}: "
-				    f"{case}'s {what}")
+				problems.append(f"{name}.log:{n}: {case}'s {what}")
 		scanned += 1
 	t.note(f"scanned {scanned} logs for the secrets of "
 	    f"{len(recorded)} cases "

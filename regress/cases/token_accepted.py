@@ -4,7 +4,8 @@
 # query, cookie, path (seed 001, with and without a prefix) and
 # subprotocol bearer forms.  Each session reaches
 # the upstream's "RFB 003.008" and echoes; the decision line names the
-# user, the target and the jti's hash.
+# user, the target and the jti's hash, and the session's end line the
+# same client, route, target, user and jti hash, both with their time.
 
 import os
 import sys
@@ -52,7 +53,7 @@ def one(t, keys, key, what, claims, held, **kw):
 	tok = keys.mint(key, claims, what=what)
 	s = lt.rfb_session(t, f"/ws/vnc/vm1?token={tok}", what, held, **kw)
 	check_decision(t, s, claims["sub"], lt.short_hash(claims["jti"]))
-	s.close()
+	lt.close_and_audit(t, s)
 	return s
 
 
@@ -90,7 +91,7 @@ def cases(t, keys, k1, k2, ed, edp, held):
 	s = lt.rfb_session(t, "/ws/vnc/vm1", "cookie", held,
 	    headers={"Cookie": f"theme=dark; token={tok}; lang=en"})
 	check_decision(t, s, "cookie-user", lt.short_hash(c["jti"]))
-	s.close()
+	lt.close_and_audit(t, s)
 
 	c = keys.claims(sub="bearer-user")
 	tok = keys.mint(k1, c, what="subprotocol bearer")
@@ -118,7 +119,7 @@ def cases(t, keys, k1, k2, ed, edp, held):
 	check_decision(t, s, "43", lt.short_hash(tok))
 	t.expect(s.decision["route"] == "/ws_proxy/{token}/{vmi}",
 	    f"prefixed path: route={s.decision['route']}")
-	s.close()
+	lt.close_and_audit(t, s)
 
 	# The same seed-001 token opens its other allowed VMI too (no jti:
 	# not one-time).

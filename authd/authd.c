@@ -189,6 +189,9 @@ authd_reply(struct pending *p, enum err_code code)
 	struct wchan	*w = &wchans[p->worker];
 	int		 fd = -1;
 	char		 when[RFC3339_LEN];
+	char		 route[LOG_VALUE_LEN(sizeof(p->route))];
+	char		 target[LOG_VALUE_LEN(sizeof(p->resp.target))];
+	char		 user[LOG_VALUE_LEN(sizeof(p->resp.user))];
 
 	if (w->ipc == NULL || p->chan_gen != w->gen) {
 		log_info("decision for worker%d session %u dropped: that "
@@ -214,8 +217,9 @@ authd_reply(struct pending *p, enum err_code code)
 	time_rfc3339(time(NULL), when);
 	log_info("decision worker=%d session=%u client=%s route=%s target=%s "
 	    "user=%s jti=%s result=%s time=%s", p->worker, p->req.session,
-	    p->resp.client, p->route, p->resp.target[0] ? p->resp.target : "-",
-	    p->resp.user[0] ? p->resp.user : "-",
+	    p->resp.client, log_value(p->route, route, sizeof(route)),
+	    log_value(p->resp.target, target, sizeof(target)),
+	    log_value(p->resp.user, user, sizeof(user)),
 	    p->resp.jti_hash[0] ? p->resp.jti_hash : "-", err_name(code), when);
 	if (ipc_send(w->ipc, IMSG_AUTH_RESP, 0, fd, &p->resp,
 	    sizeof(p->resp)) == -1) {

@@ -107,6 +107,7 @@ issue_api(struct wchan *w, struct api_req *q)
 {
 	struct api_resp	 r;
 	struct apikey	*a = NULL;
+	char		 target[LOG_VALUE_LEN(sizeof(q->target))];
 
 	memset(&r, 0, sizeof(r));
 	r.session = q->session;
@@ -116,7 +117,8 @@ issue_api(struct wchan *w, struct api_req *q)
 	    ps->conf->g.token_ttl, r.token, sizeof(r.token))) == -1)
 		r.code = ERR_INTERNAL_ERROR;
 	log_info("api client=%s target=%s key=%s result=%s", q->peer,
-	    q->target, a ? a->c.name : "-", err_name(r.code));
+	    log_value(q->target, target, sizeof(target)), a ? a->c.name : "-",
+	    err_name(r.code));
 	if (w->ipc)
 		ipc_send(w->ipc, IMSG_API_RESP, 0, -1, &r, sizeof(r));
 	explicit_bzero(&r, sizeof(r));
@@ -126,6 +128,8 @@ void
 issue_ctl(struct ctl_token *ct)
 {
 	int	 ttl = ct->ttl > 0 ? ct->ttl : ps->conf->g.token_ttl;
+	char	 target[LOG_VALUE_LEN(sizeof(ct->target))];
+	char	 user[LOG_VALUE_LEN(sizeof(ct->user))];
 
 	ct->token[0] = '\0';
 	if (conf_target_find(ps->conf, ct->target) == NULL)
@@ -138,8 +142,10 @@ issue_ctl(struct ctl_token *ct)
 		ct->code = ERR_INTERNAL_ERROR;
 	else
 		ct->code = ERR_NONE;
-	log_info("ctl token target=%s user=%s ttl=%d result=%s", ct->target,
-	    ct->user[0] ? ct->user : "vncrelayctl", ttl, err_name(ct->code));
+	log_info("ctl token target=%s user=%s ttl=%d result=%s",
+	    log_value(ct->target, target, sizeof(target)), ct->user[0] ?
+	    log_value(ct->user, user, sizeof(user)) : "vncrelayctl", ttl,
+	    err_name(ct->code));
 	ipc_send(ps->master, IMSG_CTL_TOKEN_RESP, 0, -1, ct, sizeof(*ct));
 	explicit_bzero(ct, sizeof(*ct));
 }

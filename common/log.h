@@ -6,6 +6,10 @@
 #define LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
+
+/* The room log_value() needs for a string of n bytes with its NUL. */
+#define LOG_VALUE_LEN(n)	(2 * (n) + 3)
 
 void	log_init(int foreground, int verbose);
 void	log_procname(const char *);
@@ -17,6 +21,7 @@ void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+const char *log_value(const char *, char *, size_t);
 void	fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 void	fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 

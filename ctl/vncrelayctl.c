@@ -8,6 +8,8 @@
 #include <sys/un.h>
 
 #include <err.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,8 +159,14 @@ main(int argc, char *argv[])
 		strcat(line, argv[i]);
 		strcat(line, i + 1 < argc ? " " : "\n");
 	}
+	/*
+	 * A daemon that refuses us answers why and closes at once: the
+	 * write may then fail, and the answer is still there to read.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	s = ctl_connect(path);
-	if (write(s, line, strlen(line)) != (ssize_t)strlen(line))
+	if (write(s, line, strlen(line)) != (ssize_t)strlen(line) &&
+	    errno != EPIPE)
 		err(1, "write");
 	/* The longest answer is a full session list. */
 	if ((buf = malloc(CTL_ANSWER_MAX)) == NULL)

@@ -168,6 +168,23 @@ say "starting $RELAYD"
 "$RELAYD" -d -f "$STATE/vncrelayd.conf" </dev/null &
 relay_pid=$!
 
+# The URL's token works once: print it when the console listens, so that
+# the first try does not spend it on a console that is not there yet.
+"$PYTHON" - "$vnc_port" "$TIMEOUT" "$console_pid" <<'EOF' ||
+import os, socket, sys, time
+port, timeout, pid = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+deadline = time.monotonic() + timeout
+while time.monotonic() < deadline:
+	try:
+		os.kill(pid, 0)
+		socket.create_connection(("127.0.0.1", port), timeout=2).close()
+		sys.exit(0)
+	except OSError:
+		time.sleep(0.2)
+sys.exit(1)
+EOF
+    die "the console did not listen on 127.0.0.1:$vnc_port (see $STATE/console.log)"
+
 # A fresh one-time token and the console URL that carries it.
 mint() {
 	n=0
@@ -193,9 +210,10 @@ if [ "$ONCE" != 1 ]; then
 	exit $rc
 fi
 
-# DEMO_ONCE=1: fetch the page, then open its WebSocket as noVNC would and
-# wait for the console's first bytes.  Retried until the deadline, as QEMU
-# and the workers take a moment to start.
+# DEMO_ONCE=1: fetch the page, then open its WebSocket as noVNC would, with
+# the printed URL's token, and wait for the console's first bytes.  Should
+# that fail, it is retried with fresh tokens until the deadline, and the
+# script says that the printed token did not do.
 "$PYTHON" - "$URL" "$STATE/cert.pem" "$TIMEOUT" "$CTL" "$STATE/control.sock" \
     "$relay_pid" "$console_pid" <<'EOF'
 import asyncio, os, ssl, subprocess, sys, time, urllib.parse, urllib.request
@@ -226,30 +244,37 @@ def alive(pid):
 	with open(f"/proc/{pid}/stat") as f:
 		return f.read().rsplit(")", 1)[1].split()[0] != "Z"
 
-async def greeting():
+async def greeting(console_url):
 	with urllib.request.urlopen(url, context=ctx, timeout=10) as r:
 		if r.status != 200 or b"<html" not in r.read():
 			raise OSError(f"page answered {r.status}")
-	wsurl = wsurl_of(fresh_url())
+	wsurl = wsurl_of(console_url)
 	async with websockets.connect(wsurl, ssl=ctx, subprotocols=["binary"],
 	    open_timeout=10) as ws:
 		data = await asyncio.wait_for(ws.recv(), 10)
 		return data
 
 deadline = time.monotonic() + timeout
-last = None
+last = first = None
+tries = 0
 while time.monotonic() < deadline:
 	for pid in pids:
 		if not alive(pid):
 			sys.exit(f"demo: process {pid} exited early ({last})")
 	try:
-		data = asyncio.run(greeting())
+		# The printed token first; it is spent by then, so fresh ones.
+		data = asyncio.run(greeting(url if tries == 0 else fresh_url()))
 		if isinstance(data, bytes) and data.startswith(b"RFB 003.008"):
-			print(f"demo: the console answered {data[:11].decode()}")
+			print(f"demo: the console answered {data[:11].decode()} "
+			    + ("with the printed URL's token" if tries == 0 else
+			    f"with a fresh token (the printed one: {first})"))
 			sys.exit(0)
 		last = f"first message {data[:20]!r}"
 	except Exception as e:
 		last = f"{type(e).__name__}: {e}"
+	if tries == 0:
+		first = last
+	tries += 1
 	time.sleep(0.5)
 sys.exit(f"demo: no RFB greeting within {timeout:g}s ({last})")
 EOF

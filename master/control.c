@@ -2,7 +2,8 @@
  * The control socket that vncrelayctl talks to.  One request per
  * connection: a line of words in, one JSON document out.  The socket is
  * mode 0660 and owned by root and control-group, so the file system keeps
- * everyone else out; the peer's credentials are logged with each command.
+ * everyone else out; the peer's credentials are checked again on accept
+ * and logged with each command.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -28,6 +29,7 @@
 #define CTL_MAXLINE	1024
 #define CTL_MAXCONNS	64
 #define CTL_GATHER_SECONDS 3	/* for the workers' session lists */
+#define CTL_GROUPS_MAX	65536	/* NGROUPS_MAX of Linux */
 
 struct ctlconn {
 	TAILQ_ENTRY(ctlconn)	 entry;
@@ -51,6 +53,8 @@ static int		 ctl_fd = -1;
 static uint32_t		 ctl_next;
 static int		 ctl_nconns;
 static char		 ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static gid_t		 ctl_gid;
+static int		 ctl_has_gid;	/* control-group was given */
 
 static void
 ctl_free(struct ctlconn *cc)
@@ -528,6 +532,59 @@ ctl_event(struct bufferevent *bev, short what, void *arg)
 		ctl_free(arg);
 }
 
+/* Whether gid is among the peer's groups, as they were at connect(2). */
+static int
+ctl_peer_in_group(int s, gid_t gid)
+{
+	gid_t		 some[64], *g = some;
+	socklen_t	 len = sizeof(some);
+	size_t		 i, n;
+	int		 found = 0;
+
+	if (getsockopt(s, SOL_SOCKET, SO_PEERGROUPS, g, &len) == -1) {
+		if (errno != ERANGE || len > CTL_GROUPS_MAX * sizeof(gid_t) ||
+		    (g = malloc(len)) == NULL)
+			return 0;
+		if (getsockopt(s, SOL_SOCKET, SO_PEERGROUPS, g, &len) == -1)
+			len = 0;
+	}
+	n = len / sizeof(gid_t);
+	for (i = 0; i < n && !found; i++)
+		found = g[i] == gid;
+	if (g != some)
+		free(g);
+	return found;
+}
+
+/*
+ * The socket's mode keeps out whoever is not root or in control-group;
+ * the peer's credentials say the same again, so a socket whose mode was
+ * loosened, or whose descriptor was passed on, still serves them alone.
+ */
+static int
+ctl_peer_allowed(int s, const struct ucred *cred)
+{
+	if (cred->uid == 0 || cred->uid == geteuid())
+		return 1;
+	return ctl_has_gid && (cred->gid == ctl_gid ||
+	    ctl_peer_in_group(s, ctl_gid));
+}
+
+static void
+ctl_refuse(int s, const struct ucred *cred)
+{
+	static const char	 msg[] = "{\"error\": \"permission denied: "
+	    "not root and not in control-group\"}\n";
+
+	log_warnx("control: refused uid=%u gid=%u pid=%d: not root and not "
+	    "in control-group", (unsigned)cred->uid, (unsigned)cred->gid,
+	    (int)cred->pid);
+	/* The socket is new and its buffer empty: this goes out at once. */
+	if (write(s, msg, sizeof(msg) - 1) == -1)
+		log_debug("control: refusal not sent: %s", strerror(errno));
+	close(s);
+}
+
 static void
 ctl_accept(evutil_socket_t fd, short what, void *arg)
 {
@@ -545,8 +602,15 @@ ctl_accept(evutil_socket_t fd, short what, void *arg)
 		close(s);
 		return;
 	}
-	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
-	    (cc = calloc(1, sizeof(*cc))) == NULL) {
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		close(s);
+		return;
+	}
+	if (!ctl_peer_allowed(s, &cred)) {
+		ctl_refuse(s, &cred);
+		return;
+	}
+	if ((cc = calloc(1, sizeof(*cc))) == NULL) {
 		close(s);
 		return;
 	}
@@ -679,6 +743,8 @@ control_open(struct conf *c)
 		return -1;
 	}
 	strlcpy_(ctl_path, sun.sun_path, sizeof(ctl_path));
+	ctl_has_gid = gr != NULL;
+	ctl_gid = gr ? gr->gr_gid : 0;
 	ev_accept = event_new(master->base, ctl_fd, EV_READ | EV_PERSIST,
 	    ctl_accept, NULL);
 	event_add(ev_accept, NULL);

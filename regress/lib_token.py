@@ -55,14 +55,19 @@ MAX_HEAD = 64 * 1024
 MAX_BODY = 256 * 1024
 SHORTEST_SECRET = 12		# shorter variants would match by chance
 
+# A log value: one plain word, or in double quotes with \" and \\ escaped.
+LOG_VALUE = r'(?:"(?:[^"\\]|\\.)*"|[^\s"]+)'
+
 DECISION_RE = (r"\bauthd: decision worker=(?P<worker>\d+) "
     r"session=(?P<session>\d+) client=(?P<client>\S+) "
-    r"route=(?P<route>\S+) target=(?P<target>\S+) user=(?P<user>\S+) "
-    r"jti=(?P<jti>\S+) result=(?P<result>\S+) time=(?P<time>\S+)")
+    rf"route=(?P<route>{LOG_VALUE}) target=(?P<target>{LOG_VALUE}) "
+    rf"user=(?P<user>{LOG_VALUE}) jti=(?P<jti>\S+) result=(?P<result>\S+) "
+    r"time=(?P<time>\S+)")
 # The same fields, as the worker logs them when the session ends.
 END_RE = (r"\bworker{worker}: session end id={session} "
-    r"client=(?P<client>\S+) route=(?P<route>\S+) target=(?P<target>\S+) "
-    r"user=(?P<user>\S+) jti=(?P<jti>\S+) .* time=(?P<time>\S+)$")
+    rf"client=(?P<client>\S+) route=(?P<route>{LOG_VALUE}) "
+    rf"target=(?P<target>{LOG_VALUE}) user=(?P<user>{LOG_VALUE}) "
+    r"jti=(?P<jti>\S+) .* time=(?P<time>\S+)$")
 RFC3339_UTC = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
 STATUS = {

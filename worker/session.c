@@ -336,11 +336,31 @@ session_start(struct conn *c, int fd)
 	session_relay(c);
 }
 
+/*
+ * The keys that every line about a session starts with; a target or user
+ * that is not one plain word is quoted (log_value).
+ */
+const char *
+session_keys(struct conn *c, char *buf, size_t len)
+{
+	char	 route[LOG_VALUE_LEN(sizeof(c->pattern))];
+	char	 target[LOG_VALUE_LEN(sizeof(c->target))];
+	char	 user[LOG_VALUE_LEN(sizeof(c->user))];
+
+	snprintf(buf, len, "id=%u client=%s route=%s target=%s user=%s jti=%s",
+	    c->id, c->client, log_value(c->pattern, route, sizeof(route)),
+	    log_value(c->target, target, sizeof(target)),
+	    log_value(c->user, user, sizeof(user)),
+	    c->jti_hash[0] ? c->jti_hash : "-");
+	return buf;
+}
+
 /* The console is connected (and upgraded, for a WebSocket upstream). */
 void
 session_relay(struct conn *c)
 {
 	size_t	 bound = ps->conf->g.buffer_size;
+	char	 keys[SESSION_KEYS_LEN];
 
 	c->state = CONN_RELAY;
 	worker->stats.handshakes[ERR_NONE]++;
@@ -366,9 +386,7 @@ session_relay(struct conn *c)
 	event_del(c->timer);
 	event_assign(c->timer, ps->base, -1, EV_PERSIST, relay_tick, c);
 	evtimer_add(c->timer, (&(struct timeval){ tick_seconds(), 0 }));
-	log_info("session start id=%u client=%s route=%s target=%s user=%s "
-	    "jti=%s", c->id, c->client, c->pattern, c->target,
-	    c->user[0] ? c->user : "-", c->jti_hash[0] ? c->jti_hash : "-");
+	log_info("session start %s", session_keys(c, keys, sizeof(keys)));
 	session_send_101(c);
 	/* Frames that came with the head are already waiting. */
 	if (c->state == CONN_RELAY &&
@@ -413,6 +431,7 @@ session_finish(struct conn *c, const char *reason)
 	struct session_end	 se;
 	struct timeval		 now, d;
 	char			 when[RFC3339_LEN];
+	char			 keys[SESSION_KEYS_LEN];
 
 	if (c->finished || !c->auth_session)
 		return;
@@ -420,11 +439,8 @@ session_finish(struct conn *c, const char *reason)
 	gettimeofday(&now, NULL);
 	timersub(&now, &c->since, &d);
 	time_rfc3339(now.tv_sec, when);
-	log_info("session end id=%u client=%s route=%s target=%s user=%s "
-	    "jti=%s in=%llu out=%llu duration=%lld.%03ld reason=\"%s\" "
-	    "time=%s",
-	    c->id, c->client, c->pattern, c->target,
-	    c->user[0] ? c->user : "-", c->jti_hash[0] ? c->jti_hash : "-",
+	log_info("session end %s in=%llu out=%llu duration=%lld.%03ld "
+	    "reason=\"%s\" time=%s", session_keys(c, keys, sizeof(keys)),
 	    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
 	    (long long)d.tv_sec, (long)d.tv_usec / 1000,
 	    reason ? reason : c->reason ? c->reason : "closed", when);

@@ -110,10 +110,10 @@ static void
 upclient_refuse(struct conn *c, enum err_code code, const char *why)
 {
 	struct session_end	 se;
+	char			 keys[SESSION_KEYS_LEN];
 
-	log_info("session refused id=%u client=%s route=%s target=%s user=%s "
-	    "code=%s reason=\"%s\"", c->id, c->client, c->pattern, c->target,
-	    c->user[0] ? c->user : "-", err_name(code), why);
+	log_info("session refused %s code=%s reason=\"%s\"",
+	    session_keys(c, keys, sizeof(keys)), err_name(code), why);
 	if (c->up) {
 		bufferevent_free(c->up);
 		c->up = NULL;

@@ -17,6 +17,7 @@
 #include "conf.h"
 #include "http.h"
 #include "ipc.h"
+#include "log.h"
 #include "ws.h"
 
 struct wlistener {
@@ -100,6 +101,9 @@ TAILQ_HEAD(conns, conn);
 
 /* Connections by id, so that a verdict finds its own in a crowd. */
 #define CONN_BUCKETS	4096
+/* session_keys(): id, client, route, target, user and jti of a session. */
+#define SESSION_KEYS_LEN	(160 + LOG_VALUE_LEN(PATTERN_LEN) +	\
+	LOG_VALUE_LEN(HOST_LEN) + LOG_VALUE_LEN(NAME_LEN))
 #define CONN_ID_MASK	0xffffff	/* below the worker's byte */
 
 struct worker {
@@ -196,6 +200,7 @@ void		 session_request(struct conn *, struct route *, const char *,
 		    const char *, const char *);
 void		 session_verdict(struct conn *, struct auth_resp *, int);
 void		 session_end(struct conn *, uint16_t, const char *);
+const char	*session_keys(struct conn *, char *, size_t);
 int		 session_kill(uint32_t, const char *);
 void		 session_relay(struct conn *);
 void		 session_control(struct conn *);

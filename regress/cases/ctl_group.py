@@ -2,6 +2,11 @@
 # 0660, root and that group's; a user outside the group (nobody, and the
 # group's own member with its groups cleared) is refused by the file
 # system before the daemon hears a word; a member of the group is served.
+# The daemon checks the peer's credentials as well: with the socket's mode
+# loosened to 0666 (as a careless chmod would), nobody is still refused,
+# by the daemon, which logs "control: refused uid=..." and takes no
+# command from it, while a member (by a supplementary group, or by its
+# primary group alone) is still served.
 # The case creates the group vncctl_test if it is missing (and removes it
 # again) and a throwaway system user in it (removed at the end).
 
@@ -48,6 +53,36 @@ def as_user(name, gid, groups):
 def heard_from(t, uid):
 	"""The daemon's control lines for commands from uid."""
 	return t.log_matches(rf"\bmaster: control: uid={uid} command=")
+
+
+def loosened(t, sock, nobody, nogroup, user, gid):
+	"""The socket open to all: the daemon refuses outsiders itself."""
+	os.chmod(sock, 0o666)
+	try:
+		mark = t.mark()
+		msg = lib_ctl.ctl_refused(t, "show", "summary",
+		    prefix=as_user("nobody", nogroup, "clear"))
+		t.expect("permission denied" in msg and "control-group" in msg,
+		    f"nobody, socket 0666: refused with {msg!r}")
+		t.wait_log(rf"\bmaster: control: refused uid={nobody.pw_uid} "
+		    rf"gid={nogroup} pid=\d+: not root and not in "
+		    r"control-group", since=mark)
+		t.expect(not heard_from(t, nobody.pw_uid),
+		    "socket 0666: the daemon took a command from nobody")
+		member = pwd.getpwnam(user).pw_uid
+		for who, prefix in (
+		    (f"{user} by a supplementary group",
+		    as_user(user, nogroup, "init")),
+		    (f"{user} by its primary group alone",
+		    as_user(user, gid, "clear"))):
+			mark = t.mark()
+			j = lib_ctl.ctl_json(t, "show", "targets", prefix=prefix)
+			t.expect([x.get("name") for x in j.get("targets", [])]
+			    == ["vm"], f"{who}, socket 0666: show targets {j}")
+			t.wait_log(rf"\bmaster: control: uid={member} "
+			    r"command=show targets$", since=mark)
+	finally:
+		os.chmod(sock, 0o660)
 
 
 def run(t):
@@ -134,6 +169,7 @@ def run(t):
 		# And root, owner of the socket, still is.
 		j = lib_ctl.ctl_json(t, "show", "summary")
 		t.expect("processes" in j, f"root: show summary {j}")
+		loosened(t, sock, nobody, nogroup, user, gid)
 	finally:
 		if created_user:
 			cp = admin(t, ["userdel", user])

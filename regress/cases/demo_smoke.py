@@ -1,6 +1,7 @@
 # `make demo` works: `DEMO_ONCE=1 sh etc/demo.sh` starts a QEMU console
-# and vncrelayd, reaches the RFB greeting through the URL it prints, stops
-# everything it started and exits 0.
+# and vncrelayd, reaches the RFB greeting through the URL it prints (its
+# page, and its WebSocket with the printed one-time token, not a fresh
+# one), stops everything it started and exits 0.
 
 import os
 import re
@@ -61,6 +62,9 @@ def run(t):
 	    f"the demo did not print the console URL {url} with a token")
 	t.expect("demo: the console answered RFB 003.008" in text,
 	    "the URL's WebSocket never answered")
+	t.expect("demo: the console answered RFB 003.008 with the printed "
+	    "URL's token\n" in text, "the printed URL's token did not open "
+	    "the console (only a fresh one did)")
 	t.expect("demo: reached RFB greeting" in text,
 	    "no 'demo: reached RFB greeting'")
 	t.expect(p.returncode == 0, f"the demo exited {p.returncode}")

@@ -710,21 +710,50 @@ server_next_request(struct conn *c)
 		conn_head_read(c->bev, c);
 }
 
+/*
+ * The master kills what is left two seconds after the drain time: what
+ * is still flushing gets one of them, then the worker exits regardless.
+ */
+#define DRAIN_FLUSH	1
+
+static void
+server_drain_exit(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_info("drain flush is over");
+	exit(0);
+}
+
+/*
+ * The drain time is over.  Each session still gets its 1001 close: it is
+ * queued behind what the browser has not read yet, and the connection
+ * closes once that has gone or DRAIN_FLUSH has passed.  Anything that is
+ * not a session goes at once.
+ */
 static void
 server_drain_timeout(evutil_socket_t fd, short what, void *arg)
 {
-	struct conn	*c;
+	struct conn	*c, *next;
 
 	(void)fd;
 	(void)what;
 	(void)arg;
 	log_info("drain time is over: closing the remaining sessions");
-	while ((c = TAILQ_FIRST(&worker->conns)) != NULL) {
+	for (c = TAILQ_FIRST(&worker->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
 		if (c->state == CONN_RELAY)
 			session_end(c, WS_CLOSE_GOING_AWAY, "server shutdown");
-		conn_free(c);
+		if (c->state == CONN_CLOSING)
+			conn_arm_timer(c, DRAIN_FLUSH);
+		else
+			conn_free(c);
 	}
-	exit(0);
+	event_free(worker->ev_drain);
+	worker->ev_drain = evtimer_new(ps->base, server_drain_exit, NULL);
+	evtimer_add(worker->ev_drain, (&(struct timeval){ DRAIN_FLUSH,
+	    500000 }));
 }
 
 /* Stop accepting; idle connections go now, sessions may finish. */

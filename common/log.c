@@ -40,37 +40,6 @@ log_pipe(void)
 	log_topipe = 1;
 }
 
-/*
- * A value for a key=value log line.  One word of printable characters
- * without quotes, '=' or '\\' stands as it is; anything else, such as a
- * user name with spaces from a token's claims, goes in double quotes with
- * '"' and '\\' escaped, so that log tools split the line where we meant.
- * "-" stands for nothing.  buf holds LOG_VALUE_LEN(strlen(s) + 1) bytes.
- */
-const char *
-log_value(const char *s, char *buf, size_t len)
-{
-	const unsigned char	*p;
-	size_t			 o = 0;
-	int			 plain = 1;
-
-	if (s == NULL || *s == '\0')
-		return "-";
-	for (p = (const unsigned char *)s; *p && plain; p++)
-		plain = *p > ' ' && *p != 0x7f && !strchr("\"=\\", *p);
-	if (plain)
-		return s;
-	buf[o++] = '"';
-	for (p = (const unsigned char *)s; *p && o + 4 <= len; p++) {
-		if (*p == '"' || *p == '\\')
-			buf[o++] = '\\';
-		buf[o++] = *p < ' ' || *p == 0x7f ? '?' : *p;
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-	return buf;
-}
-
 void
 log_procname(const char *name)
 {

@@ -1,6 +1,6 @@
 /*
  * Small helpers shared by every process: error codes, address and network
- * parsing, route patterns.
+ * parsing, route patterns, log values.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "conf.h"
+#include "log.h"
 #include "vncrelayd.h"
 
 static const struct {
@@ -402,4 +403,35 @@ proctitle_set(const char *title)
 		return;
 	memset(title_base, 0, title_len);
 	strlcpy_(title_base, title, title_len);
+}
+
+/*
+ * A value for a key=value log line.  One word of printable characters
+ * without quotes, '=' or '\\' stands as it is; anything else, such as a
+ * user name with spaces from a token's claims, goes in double quotes with
+ * '"' and '\\' escaped, so that log tools split the line where we meant.
+ * "-" stands for nothing.  buf holds LOG_VALUE_LEN(strlen(s) + 1) bytes.
+ */
+const char *
+log_value(const char *s, char *buf, size_t len)
+{
+	const unsigned char	*p;
+	size_t			 o = 0;
+	int			 plain = 1;
+
+	if (s == NULL || *s == '\0')
+		return "-";
+	for (p = (const unsigned char *)s; *p && plain; p++)
+		plain = *p > ' ' && *p != 0x7f && !strchr("\"=\\", *p);
+	if (plain)
+		return s;
+	buf[o++] = '"';
+	for (p = (const unsigned char *)s; *p && o + 4 <= len; p++) {
+		if (*p == '"' || *p == '\\')
+			buf[o++] = '\\';
+		buf[o++] = *p < ' ' || *p == 0x7f ? '?' : *p;
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
 }

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "tlscert.h"
 #include "log.h"
 #include "master.h"
 #include "replay.h"
@@ -413,17 +414,41 @@ static cfg_opt_t global_opts[] = {
 };
 
 static int
-parse_fail(const char *file, const char *fmt, ...)
+parse_vfail(const char *file, int line, const char *fmt, va_list ap)
 {
-	va_list	 ap;
 	char	 msg[768];
 
 	if (parse_error[0] != '\0')
 		return -1;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (line > 0)
+		snprintf(parse_error, sizeof(parse_error), "%s:%d: %s", file,
+		    line, msg);
+	else
+		snprintf(parse_error, sizeof(parse_error), "%s: %s", file, msg);
+	return -1;
+}
+
+static int
+parse_fail(const char *file, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	parse_vfail(file, 0, fmt, ap);
 	va_end(ap);
-	snprintf(parse_error, sizeof(parse_error), "%s: %s", file, msg);
+	return -1;
+}
+
+/* For what is checked once a section is read: its closing brace's line. */
+static int
+parse_fail_line(const char *file, int line, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	parse_vfail(file, line, fmt, ap);
+	va_end(ap);
 	return -1;
 }
 
@@ -576,6 +601,31 @@ parse_global(struct conf *c, cfg_t *cfg, const char *file)
 	return 0;
 }
 
+/*
+ * The workers would refuse a pair that OpenSSL cannot serve with, and
+ * leave the listener without TLS: it is an error of the listen section.
+ */
+static int
+check_tls_pair(struct conf *c, cfg_t *sec, int id, const char *file)
+{
+	struct blob	*cert = conf_blob_find(c, BLOB_TLS_CERT, id, NULL);
+	struct blob	*key = conf_blob_find(c, BLOB_TLS_KEY, id, NULL);
+	SSL_CTX		*ctx;
+	char		 why[256];
+	int		 rv = 0;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		return parse_fail(file, "out of memory");
+	if (tlscert_use(ctx, cert->data, cert->len, key->data, key->len, why,
+	    sizeof(why)) == -1)
+		rv = parse_fail_line(file, sec->line, "listen \"%s\": "
+		    "certificate \"%s\" and key \"%s\" cannot serve: %s",
+		    cfg_title(sec), cfg_getstr(sec, "certificate"),
+		    cfg_getstr(sec, "key"), why);
+	SSL_CTX_free(ctx);
+	return rv;
+}
+
 static int
 parse_listen(struct conf *c, cfg_t *sec, int id, const char *file)
 {
@@ -595,10 +645,11 @@ parse_listen(struct conf *c, cfg_t *sec, int id, const char *file)
 	if (!l->c.tls)
 		return 0;
 	if (add_file_blob(c, file, cfg_getstr(sec, "certificate"),
-	    BLOB_TLS_CERT, id, NULL, 0) == -1)
+	    BLOB_TLS_CERT, id, NULL, 0) == -1 ||
+	    add_file_blob(c, file, cfg_getstr(sec, "key"), BLOB_TLS_KEY,
+	    id, NULL, 1) == -1)
 		return -1;
-	return add_file_blob(c, file, cfg_getstr(sec, "key"), BLOB_TLS_KEY,
-	    id, NULL, 1);
+	return check_tls_pair(c, sec, id, file);
 }
 
 /*

@@ -13,11 +13,11 @@
 
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include "log.h"
 #include "proc.h"
+#include "tlscert.h"
 #include "worker.h"
 
 static void
@@ -48,61 +48,12 @@ tls_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	return SSL_TLSEXT_ERR_OK;
 }
 
-static int
-tls_load_chain(SSL_CTX *ctx, struct blob *b)
-{
-	BIO	*bio;
-	X509	*x;
-	int	 first = 1, rv = -1;
-
-	if ((bio = BIO_new_mem_buf(b->data, b->len)) == NULL)
-		return -1;
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		if (first) {
-			if (SSL_CTX_use_certificate(ctx, x) != 1) {
-				X509_free(x);
-				goto done;
-			}
-			X509_free(x);
-			first = 0;
-			continue;
-		}
-		if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
-			X509_free(x);
-			goto done;
-		}
-	}
-	ERR_clear_error();	/* the end of the PEM stream */
-	rv = first ? -1 : 0;
-done:
-	BIO_free(bio);
-	return rv;
-}
-
-static int
-tls_load_key(SSL_CTX *ctx, struct blob *b)
-{
-	BIO		*bio;
-	EVP_PKEY	*pkey;
-	int		 rv;
-
-	if ((bio = BIO_new_mem_buf(b->data, b->len)) == NULL)
-		return -1;
-	pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-	BIO_free(bio);
-	if (pkey == NULL)
-		return -1;
-	rv = SSL_CTX_use_PrivateKey(ctx, pkey) == 1 &&
-	    SSL_CTX_check_private_key(ctx) == 1 ? 0 : -1;
-	EVP_PKEY_free(pkey);
-	return rv;
-}
-
 SSL_CTX *
 tls_server_ctx(struct conf *c, struct conf_listen *l)
 {
 	SSL_CTX		*ctx;
 	struct blob	*cert, *key;
+	char		 why[256];
 
 	cert = conf_blob_find(c, BLOB_TLS_CERT, l->id, NULL);
 	key = conf_blob_find(c, BLOB_TLS_KEY, l->id, NULL);
@@ -122,8 +73,12 @@ tls_server_ctx(struct conf *c, struct conf_listen *l)
 	    SSL_CTX_set_ciphersuites(ctx, l->ciphersuites) != 1 ||
 	    SSL_CTX_set1_groups_list(ctx, l->curves) != 1)
 		goto fail;
-	if (tls_load_chain(ctx, cert) == -1 || tls_load_key(ctx, key) == -1)
-		goto fail;
+	if (tlscert_use(ctx, cert->data, cert->len, key->data, key->len, why,
+	    sizeof(why)) == -1) {
+		log_warnx("listener %s: %s", l->addr, why);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_cb, NULL);
 	return ctx;
 fail:

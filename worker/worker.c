@@ -131,8 +131,8 @@ worker_apply(struct conf *nc, struct conf *old)
 	relay_splice_configure(nc->g.buffer_size);
 	TAILQ_FOREACH(l, &nc->listeners, entry) {
 		if ((wl = wlistener_new(nc, l)) == NULL) {
-			log_warnx("listener %s: TLS setup failed, keeping the "
-			    "old one", l->c.addr);
+			log_warnx("listener %s: TLS setup failed, not served "
+			    "until a reload", l->c.addr);
 			continue;
 		}
 		TAILQ_INSERT_TAIL(&fresh, wl, entry);

@@ -1,7 +1,9 @@
 # `vncrelayd -n` accepts a good file and, for each kind of mistake, names
 # the file and the line that holds it, and exits 1.
 
+import os
 import re
+import subprocess
 
 GOOD = '''prefork = 1
 listen "127.0.0.1:{port}" { tls = no }
@@ -85,6 +87,20 @@ def run(t):
 		elif not re.search(want, err):
 			problems.append(f"{what}: {err!r} is not "
 			    f"'{path}:{lineno}: ...{why}...'")
+
+	# A key that is not the certificate's, as in a rotation gone wrong:
+	# reported at the listen section's closing brace (line 2 here).
+	other = os.path.join(t.tmp, "other.key")
+	subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+	    "ec_paramgen_curve:P-256", "-out", other], check=True, timeout=60,
+	    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+	os.chmod(other, 0o600)
+	status, err, out, path = check(t, "pair.conf", with_line(GOOD, 2,
+	    TLS_LISTEN.replace('"{{key}}"', f'"{other}"').format("")))
+	want = (re.escape(path) + r":2: listen .* key \"" + re.escape(other) +
+	    r"\" cannot serve: key: .*key values mismatch")
+	if status != 1 or not re.search(want, err):
+		problems.append(f"mismatched key: exit {status}: {out} {err}")
 
 	missing = t.tmp + "/nosuch.conf"
 	cp = t.run_daemon(["-n", "-f", missing])

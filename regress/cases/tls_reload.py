@@ -1,7 +1,10 @@
 # SIGHUP reloads the TLS certificate: after the certificate and key files
 # are rewritten (cert A, CN regress-cert-A, becomes cert B) and the master
 # reloads, a session opened under cert A still relays byte-exact, and every
-# new connection is served cert B.
+# new connection is served cert B.  Then a rotation goes wrong: a new
+# certificate C arrives with the old key B.  The reload is refused with the
+# reason, naming the listen section's line, and new connections are still
+# served cert B.
 
 import os
 import ssl
@@ -117,6 +120,24 @@ def run(t):
 				    f"new connection {i} got CN {cn!r}, "
 				    "want regress-cert-B")
 				echo(t, ws, b"new %d" % i, f"new session {i}")
+			finally:
+				ws.close()
+
+		c_pem, _, c_der = make_cert(t, "C")
+		install(t, c_pem, b_key)
+		mark = t.reload(config)
+		t.wait_log(r"\breload failed: \S+:\d+: listen \"127\.0\.0\.1:"
+		    r"\d+\": certificate \".*server\.pem\" and key \".*"
+		    r"server\.key\" cannot serve: key: .*key values mismatch",
+		    since=mark)
+		for i in range(2):
+			ws, der = open_session(t)
+			try:
+				t.expect(der == b_der, f"after the refused "
+				    f"reload, connection {i} got "
+				    f"{'cert C' if der == c_der else 'another'}"
+				    ", want cert B")
+				echo(t, ws, b"kept %d" % i, f"kept session {i}")
 			finally:
 				ws.close()
 

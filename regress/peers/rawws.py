@@ -299,19 +299,32 @@ class RawWS:
 	def send_close(self, code=1000, reason="", **kw):
 		self.send_frame(OP_CLOSE, close_payload(code, reason), **kw)
 
-	def send_fragments(self, opcode, parts, between=None, **kw):
+	def send_fragments(self, opcode, parts, between=None, mask_keys=None,
+	    batch=1 << 20, **kw):
 		"""One message in len(parts) frames: the first with opcode,
 		the rest continuations, FIN on the last; between(i) may
 		return extra raw bytes to send after fragment i (a ping, a
-		frame that breaks the rules)."""
+		frame that breaks the rules).  mask_keys, an iterator, gives
+		each frame's key (default: random ones).  The frames go out
+		in writes of about batch bytes, so that thousands of small
+		ones do not cost a system call each."""
+		out, size = [], 0
 		for i, part in enumerate(parts):
 			op = opcode if i == 0 else OP_CONT
-			self.send_frame(op, part, fin=(i == len(parts) - 1),
-			    **kw)
-			if between is not None:
-				extra = between(i)
-				if extra:
-					self.send_raw(extra)
+			if mask_keys is not None:
+				kw["mask_key"] = next(mask_keys)
+			out.append(encode_frame(op, part,
+			    fin=(i == len(parts) - 1), **kw))
+			size += len(out[-1])
+			extra = between(i) if between is not None else None
+			if extra:
+				out.append(extra)
+				size += len(extra)
+			if size >= batch:
+				self.send_raw(b"".join(out))
+				out, size = [], 0
+		if out:
+			self.send_raw(b"".join(out))
 
 	def recv_frame(self, timeout=None, max_payload=64 << 20):
 		"""The next frame from the server, or None on EOF.  Raises

@@ -33,6 +33,7 @@
 #define MAX_NETWORKS		32
 #define MAX_ORIGINS		16
 #define MAX_WORKERS		64
+#define MAX_KUBEVIRTS		32	/* token files the master watches */
 #define TOKEN_MAXLEN		4096
 #define BLOB_MAXLEN		(60 * 1024)
 

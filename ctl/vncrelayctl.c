@@ -66,7 +66,6 @@ print_value(const char *key, json_t *v, int indent)
 	}
 }
 
-/* show sessions, for people: one line a session, the rest as usual. */
 /* A string field of e, or "-" when the daemon sent none. */
 static const char *
 field(json_t *e, const char *key)
@@ -76,6 +75,7 @@ field(json_t *e, const char *key)
 	return v ? v : "-";
 }
 
+/* show sessions, for people: one line a session, the rest as usual. */
 static void
 print_sessions(json_t *j)
 {

@@ -19,7 +19,7 @@
 #include "master.h"
 
 #define BEARER_MAX	8192	/* must fit an upgrade request's headers */
-#define BEARER_WATCHED	32
+#define BEARER_WATCHED	MAX_KUBEVIRTS
 
 struct bearer_seen {
 	char		 name[NAME_LEN];
@@ -47,6 +47,18 @@ bearer_seen_find(const char *name)
 		return NULL;
 	strlcpy_(seen[free_slot].name, name, sizeof(seen[free_slot].name));
 	return &seen[free_slot];
+}
+
+/* A section a reload removed frees its slot for one it adds. */
+static void
+bearer_seen_forget(void)
+{
+	int	 i;
+
+	for (i = 0; i < BEARER_WATCHED; i++)
+		if (seen[i].name[0] != '\0' &&
+		    conf_kubevirt_find(master->conf, seen[i].name) == NULL)
+			memset(&seen[i], 0, sizeof(seen[i]));
 }
 
 static int
@@ -155,6 +167,7 @@ bearer_tick(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	if (master->conf == NULL)
 		return;
+	bearer_seen_forget();
 	TAILQ_FOREACH(k, &master->conf->kubevirts, entry) {
 		if ((s = bearer_seen_find(k->c.name)) == NULL ||
 		    stat(k->c.token_file, &st) == -1 || bearer_same(s, &st) ||

@@ -102,6 +102,21 @@ def run(t):
 	if status != 1 or not re.search(want, err):
 		problems.append(f"mismatched key: exit {status}: {out} {err}")
 
+	# One kubevirt section more than the master watches token files for:
+	# the first one too many is named, on its line (line 5 + 33).
+	kv = "".join(f'kubevirt "k{i}" {{ api-url = "https://127.0.0.1:6443" '
+	    f'token-file = "{{key}}" tls-verify = no }}\n' for i in range(1, 34))
+	status, err, out, path = check(t, "kubevirts.conf", GOOD + kv)
+	want = re.escape(path) + r":38: kubevirt \"k33\": at most 32 "
+	if status != 1 or not re.search(want, err):
+		problems.append(f"33 kubevirt sections: exit {status}: {out} "
+		    f"{err[-300:]}")
+	status, err, out, path = check(t, "kubevirts32.conf",
+	    GOOD + kv.split("\n", 1)[1])
+	if status != 0 or "configuration OK" not in out + err:
+		problems.append(f"32 kubevirt sections: exit {status}: {out} "
+		    f"{err[-300:]}")
+
 	missing = t.tmp + "/nosuch.conf"
 	cp = t.run_daemon(["-n", "-f", missing])
 	if cp.returncode != 1 or not re.search(re.escape(missing) +

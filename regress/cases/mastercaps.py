@@ -1,18 +1,24 @@
 # The master stays root but keeps only the capabilities it needs: it can
 # change ids, chroot and bind low ports, and it cannot administer the
-# system, load modules, trace processes or open raw sockets.
+# system, load modules, trace processes or open raw sockets.  Exactly the
+# set below stays, in the effective and the bounding set, so no child can
+# regain anything else through exec.
 
 CONFIG = '''
 prefork = 1
 listen "127.0.0.1:{port}" { tls = no }
 '''
 
+CAP_CHOWN = 0		# the control socket goes to its group
+CAP_DAC_OVERRIDE = 1	# reloads read the files the configuration names
+CAP_FOWNER = 3		# chmod of the control socket
+CAP_KILL = 5		# signals children that run as another user
 CAP_SETGID = 6
-CAP_SETUID = 7
-CAP_NET_BIND_SERVICE = 10
+CAP_SETUID = 7		# children drop to the daemon's user
+CAP_NET_BIND_SERVICE = 10	# a reload may add a listener below 1024
 CAP_NET_RAW = 13
 CAP_SYS_MODULE = 16
-CAP_SYS_CHROOT = 18
+CAP_SYS_CHROOT = 18	# children chroot
 CAP_SYS_PTRACE = 19
 CAP_SYS_ADMIN = 21
 
@@ -35,3 +41,13 @@ def run(t):
 	    CAP_NET_RAW):
 		t.expect(not eff & (1 << cap), f"master still has capability "
 		    f"{cap} (CapEff {eff:#x})")
+
+	want = 0
+	for cap in (CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_KILL,
+	    CAP_SETGID, CAP_SETUID, CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT):
+		want |= 1 << cap
+	bnd = int(st["CapBnd"], 16)
+	t.expect(eff == want, f"master's CapEff {eff:#x} is not exactly "
+	    f"{want:#x}: more {eff & ~want:#x}, fewer {want & ~eff:#x}")
+	t.expect(bnd == want, f"master's CapBnd {bnd:#x} is not exactly "
+	    f"{want:#x}: more {bnd & ~want:#x}, fewer {want & ~bnd:#x}")

@@ -78,10 +78,23 @@ class Session:
 		return False
 
 
+def asleep(t, pid):
+	"""Whether the worker waits in the kernel (for its next event)."""
+	try:
+		with open(f"/proc/{pid}/stat") as f:
+			return f.read().rsplit(")", 1)[1].split()[0] == "S"
+	except OSError:
+		return False
+
+
 def spread(t):
 	"""50 sessions, at least 5 on each worker (replacing sessions on a
-	busy worker, a bounded number of times, if the kernel was unfair)."""
+	busy worker, a bounded number of times, if the kernel was unfair).
+	A worker still busy with the session it just ended would take the
+	next connection before the other woke (more so under ASan): each
+	replacement waits until both workers sleep."""
 	sessions = [Session(t, i) for i in range(SESSIONS)]
+	pids = t.workers()
 	for n in range(SESSIONS, SESSIONS + 100):
 		on = [sum(s.worker == k for s in sessions) for k in (0, 1)]
 		if min(on) >= 5:
@@ -92,6 +105,10 @@ def spread(t):
 		s.ws.close()
 		t.wait_log(rf"\bworker{busy}: session end id=\d+ .*target="
 		    rf"vm{s.i} ")
+		for _ in range(200):
+			if all(asleep(t, pid) for pid in pids.values()):
+				break
+			time.sleep(0.01)
 		sessions.append(Session(t, n))
 	t.fail(f"sessions stayed on one worker: {on}")
 

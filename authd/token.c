@@ -830,12 +830,6 @@ token_hash(const void *buf, size_t len, char out[TOKEN_HASH_LEN])
 	hexstr(md, (TOKEN_HASH_LEN - 1) / 2, out);
 }
 
-void
-token_jti_hash(const char *jti, char out[TOKEN_HASH_LEN])
-{
-	token_hash(jti, strlen(jti), out);
-}
-
 static int
 sig_make(const struct token_key *k, const char *in, size_t inlen,
     unsigned char *sig, size_t *siglen)

@@ -67,7 +67,6 @@ int		 token_allows(const struct token_claims *, const char *);
 int		 token_sign(const struct token_key *, const char *,
 		    const char *, int, double, char *, size_t,
 		    char [TOKEN_RANDOM_LEN]);
-void		 token_jti_hash(const char *, char [TOKEN_HASH_LEN]);
 void		 token_hash(const void *, size_t, char [TOKEN_HASH_LEN]);
 
 #endif /* AUTHD_TOKEN_H */

@@ -72,20 +72,21 @@ tlscert_use(SSL_CTX *ctx, const uint8_t *cert, size_t certlen,
     const uint8_t *key, size_t keylen, char *why, size_t whylen)
 {
 	unsigned long	 e;
-	const char	*part;
+	const char	*part, *pem;
 
-	if (tlscert_chain(ctx, cert, certlen) == -1)
+	if (tlscert_chain(ctx, cert, certlen) == -1) {
 		part = "certificate";
-	else if (tlscert_key(ctx, key, keylen) == -1)
+		pem = "certificate";
+	} else if (tlscert_key(ctx, key, keylen) == -1) {
 		part = "key";
-	else
+		pem = "private key";
+	} else
 		return 0;
 	if ((e = ERR_peek_last_error()) != 0) {
 		snprintf(why, whylen, "%s: ", part);
 		ERR_error_string_n(e, why + strlen(why), whylen - strlen(why));
 	} else
-		snprintf(why, whylen, "%s: no PEM %s in it", part,
-		    part[0] == 'c' ? "certificate" : "private key");
+		snprintf(why, whylen, "%s: no PEM %s in it", part, pem);
 	ERR_clear_error();
 	return -1;
 }

@@ -132,7 +132,7 @@ main(int argc, char *argv[])
 	json_t		*j, *e;
 	json_error_t	 jerr;
 	size_t		 len = 0;
-	ssize_t		 n;
+	ssize_t		 n, w;
 	int		 ch, i, s, raw = 0;
 
 	while ((ch = getopt(argc, argv, "+js:")) != -1) {
@@ -165,8 +165,8 @@ main(int argc, char *argv[])
 	 */
 	signal(SIGPIPE, SIG_IGN);
 	s = ctl_connect(path);
-	if (write(s, line, strlen(line)) != (ssize_t)strlen(line) &&
-	    errno != EPIPE)
+	if ((w = write(s, line, strlen(line))) != (ssize_t)strlen(line) &&
+	    !(w == -1 && errno == EPIPE))
 		err(1, "write");
 	/* The longest answer is a full session list. */
 	if ((buf = malloc(CTL_ANSWER_MAX)) == NULL)

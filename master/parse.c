@@ -954,6 +954,7 @@ parse_route_upstreams(struct conf *c, const char *file)
 static int
 parse_sections(struct conf *c, cfg_t *cfg, const char *file)
 {
+	cfg_t		*sec;
 	unsigned int	 i;
 
 	for (i = 0; i < cfg_size(cfg, "listen"); i++)
@@ -974,11 +975,11 @@ parse_sections(struct conf *c, cfg_t *cfg, const char *file)
 	for (i = 0; i < cfg_size(cfg, "prism"); i++)
 		if (parse_prism(c, cfg_getnsec(cfg, "prism", i), file))
 			return -1;
-	if (cfg_size(cfg, "kubevirt") > MAX_KUBEVIRTS)
-		return parse_fail_line(file, cfg_getnsec(cfg, "kubevirt",
-		    MAX_KUBEVIRTS)->line, "kubevirt \"%s\": at most %d kubevirt "
-		    "sections", cfg_title(cfg_getnsec(cfg, "kubevirt",
-		    MAX_KUBEVIRTS)), MAX_KUBEVIRTS);
+	if (cfg_size(cfg, "kubevirt") > MAX_KUBEVIRTS) {
+		sec = cfg_getnsec(cfg, "kubevirt", MAX_KUBEVIRTS);
+		return parse_fail_line(file, sec->line, "kubevirt \"%s\": at "
+		    "most %d kubevirt sections", cfg_title(sec), MAX_KUBEVIRTS);
+	}
 	for (i = 0; i < cfg_size(cfg, "kubevirt"); i++)
 		if (parse_kubevirt(c, cfg_getnsec(cfg, "kubevirt", i), file))
 			return -1;

@@ -39,7 +39,7 @@ WORKER_SRCS	 = worker/worker.c worker/server.c worker/static.c \
 COMMON_SRCS	 = common/log.c common/ipc.c common/conf.c common/util.c \
 		   common/sandbox.c common/proc.c common/httpc.c \
 		   common/tlsc.c common/tlscert.c common/secret.c common/stats.c \
-		   common/replay.c common/siphash.c
+		   common/replay.c common/siphash.c common/load.c
 SRCS		 = $(MASTER_SRCS) $(AUTHD_SRCS) $(WORKER_SRCS) $(COMMON_SRCS)
 HDRS		 = $(wildcard common/*.h master/*.h authd/*.h worker/*.h)
 

@@ -269,6 +269,7 @@ enum imsg_type {
 	IMSG_METRICS_TEXT,	/* m->w: peerid as asked; struct metrics_part */
 	IMSG_REPLAY_BATCH,	/* m->a: struct replay_batch, then the notes */
 	IMSG_REPLAY_MORE,	/* a->m: u32 offset of the next batch */
+	IMSG_LOAD_PAGE,		/* m->w: + the shared page of counts (load.c) */
 	IMSG_MAX
 };
 

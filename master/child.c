@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "load.h"
 #include "log.h"
 #include "master.h"
 
@@ -109,7 +110,7 @@ child_channel(struct child *ch)
 void
 child_spawn(struct child *ch)
 {
-	int	 sv[2];
+	int	 sv[2], fd;
 	pid_t	 pid;
 
 	if (master->shutting_down)
@@ -138,6 +139,9 @@ child_spawn(struct child *ch)
 	if (ch->ipc == NULL)
 		fatalx("cannot set up the channel to %s", ch->name);
 	log_info("started %s pid=%d", ch->name, pid);
+	if (ch->type == PROC_WORKER && master->load_fd != -1 &&
+	    (fd = dup(master->load_fd)) != -1)
+		ipc_send(ch->ipc, IMSG_LOAD_PAGE, 0, fd, NULL, 0);
 	child_send_conf(ch, master->conf);
 	/* Channels first: the used tokens may fill the queue. */
 	child_channel(ch);
@@ -221,6 +225,8 @@ child_gone(struct child *ch, int status)
 		log_warnx("lost child %s pid=%d status=%s", ch->name, ch->pid,
 		    st);
 	ch->pid = 0;
+	if (ch->type == PROC_WORKER)
+		load_set(ch->id, LOAD_ABSENT);
 	if (ch->ipc) {
 		ipc_free(ch->ipc);
 		ch->ipc = NULL;

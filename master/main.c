@@ -20,6 +20,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "load.h"
 #include "log.h"
 #include "master.h"
 
@@ -401,6 +402,8 @@ master_start(void)
 	int	 i;
 
 	master->nworkers = master->conf->g.prefork;
+	if ((master->load_fd = load_create()) == -1)
+		log_warn("load page: workers will not balance accepts");
 	master->authd.type = PROC_AUTHD;
 	master->authd.id = -1;
 	strlcpy_(master->authd.name, "authd", sizeof(master->authd.name));

@@ -43,6 +43,7 @@ struct master {
 	int			 verbose;
 	int			 shutting_down;
 	int			 nworkers;	/* slots in use */
+	int			 load_fd;	/* the workers' page (load.c) */
 	int			 waiting;	/* acks for pending */
 	uint32_t		 last_gen;	/* never reused, aborted or not */
 	struct child		 authd;

@@ -145,6 +145,7 @@ server_accept(struct wlistener *wl, int fd, struct sockaddr *sa, int salen)
 	TAILQ_INSERT_TAIL(&worker->conns, c, entry);
 	LIST_INSERT_HEAD(&worker->byid[c->id % CONN_BUCKETS], c, byid);
 	worker->stats.connections++;
+	worker_load_publish();
 	bufferevent_setcb(c->bev, conn_head_read, NULL, conn_event, c);
 	/* The whole head within head-timeout, however slowly it drips. */
 	conn_arm_timer(c, ps->conf->g.head_timeout);
@@ -188,6 +189,7 @@ conn_free(struct conn *c)
 		TAILQ_REMOVE(&worker->conns, c, entry);
 		LIST_REMOVE(c, byid);
 		worker->stats.connections--;
+		worker_load_publish();
 		tls_release(c->bev);
 		bufferevent_free(c->bev);
 	}
@@ -768,7 +770,8 @@ server_drain(void)
 	worker->draining = 1;
 	TAILQ_FOREACH(wl, &worker->listeners, entry)
 		if (!server_accepting(wl))
-			evconnlistener_disable(wl->evl);
+			wlistener_enable(wl, 0);
+	worker_load_publish();
 	for (c = TAILQ_FIRST(&worker->conns); c; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->state == CONN_HEAD && !c->metrics)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "load.h"
 #include "log.h"
 #include "proc.h"
 #include "worker.h"
@@ -27,30 +28,35 @@ static const struct proc worker_proc = {
 	.dispatch_master = worker_dispatch_master,
 };
 
-static void
-worker_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
-{
-	struct wlistener	*wl = arg;
+/*
+ * How many connections one wake-up may take; how many more than some
+ * other worker this one may hold before it leaves new connections to
+ * that one; and how long it leaves them, for a worker that is stuck.
+ */
+#define ACCEPT_BATCH	64
+#define ACCEPT_SLACK	0
+#define ACCEPT_LATER_US	5000
 
-	(void)evl;
-	if (wl->c.metrics && exporter_full()) {
-		log_debug("metrics: too many connections");
-		close(fd);
-		return;
-	}
-	server_accept(wl, fd, sa, salen);
+static void	worker_accept(struct wlistener *, int);
+
+static int
+worker_busier(void)
+{
+	return load_busier(ps->id, worker->stats.connections, ACCEPT_SLACK);
+}
+
+/* This worker's count of connections, for the others to see (load.c). */
+void
+worker_load_publish(void)
+{
+	load_set(ps->id, worker->draining ? LOAD_ABSENT :
+	    worker->stats.connections);
 }
 
 static void
-worker_resume_cb(evutil_socket_t fd, short what, void *arg)
+worker_accept_later(struct wlistener *wl, suseconds_t us)
 {
-	struct wlistener	*wl = arg;
-
-	(void)fd;
-	(void)what;
-	if (server_accepting(wl))
-		evconnlistener_enable(wl->evl);
+	evtimer_add(wl->ev_later, (&(struct timeval){ 0, us }));
 }
 
 /*
@@ -58,26 +64,109 @@ worker_resume_cb(evutil_socket_t fd, short what, void *arg)
  * for a moment instead of spinning on a socket that stays readable.
  */
 static void
-worker_accept_error(struct evconnlistener *evl, void *arg)
+worker_accept_error(struct wlistener *wl, int e)
 {
-	struct wlistener	*wl = arg;
-	int			 e = EVUTIL_SOCKET_ERROR();
-
-	(void)evl;
-	if (e == EAGAIN || e == EINTR || e == ECONNABORTED)
-		return;
 	log_warnx("accept on %s: %s: pausing for 1s", wl->c.addr, strerror(e));
-	evconnlistener_disable(wl->evl);
+	event_del(wl->ev);
+	evtimer_del(wl->ev_later);
 	evtimer_add(wl->ev_resume, (&(struct timeval){ 1, 0 }));
+}
+
+static void
+worker_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	wlistener_enable(arg, 1);
+}
+
+/* What a less busy worker left waiting is this one's after all. */
+static void
+worker_later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	worker_accept(arg, 1);
+}
+
+static void
+worker_listen_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	worker_accept(arg, 0);
+}
+
+/*
+ * Takes the connections waiting, up to a batch.  The listener is
+ * edge-triggered: every worker wakes once for each new connection.  One
+ * that holds more than another leaves the queue to that one, which woke
+ * too and takes all that waits, so nothing is stranded between them.  A
+ * worker that left connections takes what is still waiting a moment
+ * later (ACCEPT_LATER_US), so one that died or hangs delays the others no
+ * longer than that.  A full batch is followed by the next at once.
+ */
+static void
+worker_accept(struct wlistener *wl, int force)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	int			 n, s;
+
+	if (!server_accepting(wl) || evtimer_pending(wl->ev_resume, NULL))
+		return;
+	if (!force && !wl->c.metrics && worker_busier()) {
+		worker_accept_later(wl, ACCEPT_LATER_US);
+		return;
+	}
+	for (n = 0; n < ACCEPT_BATCH; n++) {
+		len = sizeof(ss);
+		s = accept4(wl->fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (s == -1) {
+			if (errno == ECONNABORTED || errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				worker_accept_error(wl, errno);
+			return;
+		}
+		if (wl->c.metrics && exporter_full()) {
+			log_debug("metrics: too many connections");
+			close(s);
+		} else
+			server_accept(wl, s, (struct sockaddr *)&ss, len);
+		if (!server_accepting(wl))
+			return;
+	}
+	worker_accept_later(wl, 0);
+}
+
+/* Whether the listener waits for connections now. */
+void
+wlistener_enable(struct wlistener *wl, int on)
+{
+	evtimer_del(wl->ev_later);
+	if (!on || !server_accepting(wl)) {
+		event_del(wl->ev);
+		return;
+	}
+	evtimer_del(wl->ev_resume);
+	event_add(wl->ev, NULL);
+	/* Edge-triggered: what waits already brings no wake-up. */
+	worker_accept_later(wl, 0);
 }
 
 static void
 wlistener_free(struct wlistener *wl)
 {
-	if (wl->evl)
-		evconnlistener_free(wl->evl);
+	if (wl->ev)
+		event_free(wl->ev);
 	if (wl->ev_resume)
 		event_free(wl->ev_resume);
+	if (wl->ev_later)
+		event_free(wl->ev_later);
+	if (wl->fd != -1)
+		close(wl->fd);
 	if (wl->ctx)
 		SSL_CTX_free(wl->ctx);
 	free(wl);
@@ -91,25 +180,29 @@ wlistener_new(struct conf *c, struct listener *l)
 	if ((wl = calloc(1, sizeof(*wl))) == NULL)
 		fatal("calloc");
 	wl->c = l->c;
+	wl->fd = -1;
 	if (l->c.tls && (wl->ctx = tls_server_ctx(c, &l->c)) == NULL) {
 		free(wl);
 		return NULL;
 	}
-	wl->ev_resume = evtimer_new(ps->base, worker_resume_cb, wl);
 	/*
-	 * Backlog 0: the master's socket is listening already.  All workers
-	 * share it.  Per-worker SO_REUSEPORT sockets were measured against
-	 * it (issue 7): no fewer accept(2) calls or wake-ups per handshake
+	 * The master's socket is listening already, and all workers share
+	 * it.  Per-worker SO_REUSEPORT sockets were measured against it
+	 * (issue 7): no fewer accept(2) calls or wake-ups per handshake
 	 * with deferred accept, and connections hashed to a dead worker's
 	 * socket would wait for its restart; with one queue the others
-	 * take them.
+	 * take them.  Each worker's count in the load page spreads them.
 	 */
-	wl->evl = evconnlistener_new(ps->base, worker_accept_cb, wl,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, l->fd);
-	if (wl->evl == NULL || wl->ev_resume == NULL)
+	wl->fd = l->fd;
+	l->fd = -1;
+	if (evutil_make_socket_nonblocking(wl->fd) == -1)
+		fatal("listener %s", l->c.addr);
+	wl->ev = event_new(ps->base, wl->fd, EV_READ | EV_PERSIST | EV_ET,
+	    worker_listen_cb, wl);
+	wl->ev_resume = evtimer_new(ps->base, worker_resume_cb, wl);
+	wl->ev_later = evtimer_new(ps->base, worker_later_cb, wl);
+	if (wl->ev == NULL || wl->ev_resume == NULL || wl->ev_later == NULL)
 		fatalx("cannot set up listener %s", l->c.addr);
-	l->fd = -1;	/* the evconnlistener owns it now */
-	evconnlistener_set_error_cb(wl->evl, worker_accept_error);
 	return wl;
 }
 
@@ -144,9 +237,9 @@ worker_apply(struct conf *nc, struct conf *old)
 	while ((wl = TAILQ_FIRST(&fresh)) != NULL) {
 		TAILQ_REMOVE(&fresh, wl, entry);
 		TAILQ_INSERT_TAIL(&worker->listeners, wl, entry);
-		if (!server_accepting(wl))
-			evconnlistener_disable(wl->evl);
+		wlistener_enable(wl, server_accepting(wl));
 	}
+	worker_load_publish();
 }
 
 int
@@ -295,6 +388,16 @@ worker_dispatch_master(struct ipc_msg *m)
 		m->fd = -1;
 		log_info("authd channel");
 		worker_claim_sessions();
+		return 0;
+	case IMSG_LOAD_PAGE:
+		if (m->fd == -1 || m->hdr.len != 0)
+			return -1;
+		if (load_attach(m->fd) == -1)
+			log_warn("load page: not balancing accepts");
+		m->fd = -1;
+		/* Counted once it listens, not before. */
+		if (!TAILQ_EMPTY(&worker->listeners))
+			worker_load_publish();
 		return 0;
 	case IMSG_SHUTDOWN:
 		server_drain();

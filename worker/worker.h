@@ -23,9 +23,11 @@
 struct wlistener {
 	TAILQ_ENTRY(wlistener)	 entry;
 	struct conf_listen	 c;
-	struct evconnlistener	*evl;
+	int			 fd;
+	struct event		*ev;		/* connections wait */
 	SSL_CTX			*ctx;
-	struct event		*ev_resume;
+	struct event		*ev_resume;	/* after accept(2) failed */
+	struct event		*ev_later;	/* what others left waiting */
 };
 
 enum conn_state {
@@ -125,6 +127,8 @@ extern struct worker	*worker;
 /* worker.c */
 int		 worker_ask_authd(struct conn *, struct auth_req *);
 void		 worker_stats_dirty(void);
+void		 worker_load_publish(void);
+void		 wlistener_enable(struct wlistener *, int);
 
 /* report.c */
 void		 report_session_start(struct conn *);

@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "load.h"
-#include "log.h"
 #include "vncrelayd.h"
 
 struct load_page {
@@ -80,23 +79,20 @@ load_set(int slot, uint32_t conns)
 		__atomic_store_n(&load->conns[slot], conns, __ATOMIC_RELAXED);
 }
 
-/*
- * Whether some other worker accepting holds more than slack connections
- * fewer than this one's conns.
- */
+/* Whether some other worker holds fewer connections than conns. */
 int
-load_busier(int slot, uint32_t conns, uint32_t slack)
+load_busier(int slot, uint32_t conns)
 {
 	uint32_t	 n;
 	int		 i;
 
-	if (load == NULL || conns <= slack)
+	if (load == NULL || conns == 0)
 		return 0;
 	for (i = 0; i < MAX_WORKERS; i++) {
 		if (i == slot)
 			continue;
 		n = __atomic_load_n(&load->conns[i], __ATOMIC_RELAXED);
-		if (n != LOAD_ABSENT && n < conns - slack)
+		if (n != LOAD_ABSENT && n < conns)
 			return 1;
 	}
 	return 0;

@@ -13,6 +13,6 @@
 int		 load_create(void);
 int		 load_attach(int);
 void		 load_set(int, uint32_t);
-int		 load_busier(int, uint32_t, uint32_t);
+int		 load_busier(int, uint32_t);
 
 #endif /* LOAD_H */

@@ -29,21 +29,13 @@ static const struct proc worker_proc = {
 };
 
 /*
- * How many connections one wake-up may take; how many more than some
- * other worker this one may hold before it leaves new connections to
- * that one; and how long it leaves them, for a worker that is stuck.
+ * How many connections one wake-up may take, and how long a worker that
+ * holds more than another leaves new ones to that one, in case it hangs.
  */
 #define ACCEPT_BATCH	64
-#define ACCEPT_SLACK	0
 #define ACCEPT_LATER_US	5000
 
 static void	worker_accept(struct wlistener *, int);
-
-static int
-worker_busier(void)
-{
-	return load_busier(ps->id, worker->stats.connections, ACCEPT_SLACK);
-}
 
 /* This worker's count of connections, for the others to see (load.c). */
 void
@@ -115,13 +107,14 @@ worker_accept(struct wlistener *wl, int force)
 
 	if (!server_accepting(wl) || evtimer_pending(wl->ev_resume, NULL))
 		return;
-	if (!force && !wl->c.metrics && worker_busier()) {
+	if (!force && !wl->c.metrics &&
+	    load_busier(ps->id, worker->stats.connections)) {
 		worker_accept_later(wl, ACCEPT_LATER_US);
 		return;
 	}
 	for (n = 0; n < ACCEPT_BATCH; n++) {
 		len = sizeof(ss);
-		s = accept4(wl->fd, (struct sockaddr *)&ss, &len,
+		s = accept4(event_get_fd(wl->ev), (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (s == -1) {
 			if (errno == ECONNABORTED || errno == EINTR)
@@ -159,14 +152,14 @@ wlistener_enable(struct wlistener *wl, int on)
 static void
 wlistener_free(struct wlistener *wl)
 {
-	if (wl->ev)
+	if (wl->ev) {
+		close(event_get_fd(wl->ev));
 		event_free(wl->ev);
+	}
 	if (wl->ev_resume)
 		event_free(wl->ev_resume);
 	if (wl->ev_later)
 		event_free(wl->ev_later);
-	if (wl->fd != -1)
-		close(wl->fd);
 	if (wl->ctx)
 		SSL_CTX_free(wl->ctx);
 	free(wl);
@@ -180,7 +173,6 @@ wlistener_new(struct conf *c, struct listener *l)
 	if ((wl = calloc(1, sizeof(*wl))) == NULL)
 		fatal("calloc");
 	wl->c = l->c;
-	wl->fd = -1;
 	if (l->c.tls && (wl->ctx = tls_server_ctx(c, &l->c)) == NULL) {
 		free(wl);
 		return NULL;
@@ -193,16 +185,15 @@ wlistener_new(struct conf *c, struct listener *l)
 	 * socket would wait for its restart; with one queue the others
 	 * take them.  Each worker's count in the load page spreads them.
 	 */
-	wl->fd = l->fd;
-	l->fd = -1;
-	if (evutil_make_socket_nonblocking(wl->fd) == -1)
+	if (evutil_make_socket_nonblocking(l->fd) == -1)
 		fatal("listener %s", l->c.addr);
-	wl->ev = event_new(ps->base, wl->fd, EV_READ | EV_PERSIST | EV_ET,
+	wl->ev = event_new(ps->base, l->fd, EV_READ | EV_PERSIST | EV_ET,
 	    worker_listen_cb, wl);
 	wl->ev_resume = evtimer_new(ps->base, worker_resume_cb, wl);
 	wl->ev_later = evtimer_new(ps->base, worker_later_cb, wl);
 	if (wl->ev == NULL || wl->ev_resume == NULL || wl->ev_later == NULL)
 		fatalx("cannot set up listener %s", l->c.addr);
+	l->fd = -1;	/* closed with wl->ev */
 	return wl;
 }
 
@@ -237,7 +228,7 @@ worker_apply(struct conf *nc, struct conf *old)
 	while ((wl = TAILQ_FIRST(&fresh)) != NULL) {
 		TAILQ_REMOVE(&fresh, wl, entry);
 		TAILQ_INSERT_TAIL(&worker->listeners, wl, entry);
-		wlistener_enable(wl, server_accepting(wl));
+		wlistener_enable(wl, 1);
 	}
 	worker_load_publish();
 }

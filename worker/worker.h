@@ -23,8 +23,7 @@
 struct wlistener {
 	TAILQ_ENTRY(wlistener)	 entry;
 	struct conf_listen	 c;
-	int			 fd;
-	struct event		*ev;		/* connections wait */
+	struct event		*ev;		/* on the listening fd */
 	SSL_CTX			*ctx;
 	struct event		*ev_resume;	/* after accept(2) failed */
 	struct event		*ev_later;	/* what others left waiting */

@@ -5,6 +5,9 @@
 # aside, so the counts never drift far apart:
 #  - 40 sessions opened one by one: at no point do the two workers differ
 #    by more than 4, and each holds at least 16 in the end;
+#  - a worker that hangs (SIGSTOP) while it holds fewer strands nothing:
+#    the other leaves each new connection to it, and takes it a moment
+#    later when it is still waiting;
 #  - a worker killed with -9 leaves no connection waiting: sessions opened
 #    right after the kill are all served, by the worker still alive;
 #  - its replacement starts empty and so takes most of the next ten.
@@ -45,18 +48,34 @@ def open_session(t, i):
 def run(t):
 	peer = t.peer("echo")
 	t.start(CONFIG + "".join(f'target "vm{i}" {{ host = "127.0.0.1" '
-	    f'port = {peer.port} }}\n' for i in range(SESSIONS + 20)))
+	    f'port = {peer.port} }}\n' for i in range(SESSIONS + 30)))
 	held, on = [], [0, 0]
 	for i in range(SESSIONS):
 		ws, w = open_session(t, i)
-		held.append(ws)
+		held.append((ws, w, i))
 		on[w] += 1
 		t.expect(abs(on[0] - on[1]) <= 4, f"after {i + 1} sessions "
 		    f"the workers hold {on}")
 	t.note(f"{SESSIONS} sessions one by one: workers hold {on}")
 	t.expect(min(on) >= 16, f"workers hold {on} of {SESSIONS}")
 
+	# worker1 holds fewer, then hangs: worker0 must still serve.
+	mark = t.mark()
+	for h in [h for h in held if h[1] == 1][:4]:
+		h[0].close()
+		held.remove(h)
+		t.wait_log(rf"\bworker1: session end id=\d+ .*target=vm{h[2]} ",
+		    since=mark)
 	old = t.workers()
+	t.kill(old[1], signal.SIGSTOP)
+	try:
+		hung = [open_session(t, SESSIONS + 20 + k) for k in range(4)]
+	finally:
+		t.kill(old[1], signal.SIGCONT)
+	t.expect(all(w == 0 for _, w in hung), "a session went to the hung "
+	    f"worker: {[w for _, w in hung]}")
+	held = [(ws, w) for ws, w, _ in held] + hung
+
 	t.expect_lost_child("worker1")
 	mark = t.mark()
 	t.kill(old[1], signal.SIGKILL)
@@ -71,5 +90,5 @@ def run(t):
 	t.note(f"after the restart, {ones} of 10 new sessions on worker1")
 	t.expect(ones >= 7, f"only {ones} of 10 new sessions went to the new "
 	    "worker, which held none")
-	for ws in held + [ws for ws, _ in after + new]:
+	for ws, _ in held + after + new:
 		ws.close()
